@@ -1,0 +1,70 @@
+"""The planned messages: every amount, recipient and attachment decided.
+
+Rendering and delivery read these and decide nothing themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    item: str
+    description: str
+    quantity: Decimal
+    rate: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceDoc:
+    """One listed invoice, with its amounts in its own currency."""
+
+    invoice_id: int
+    tranid: str
+    currency: str
+    tran_date: date
+    due_date: date
+    dpd: int
+    total: Decimal
+    amount_paid: Decimal
+    credits_applied: Decimal
+    remaining: Decimal
+    lines: tuple[InvoiceLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class CurrencySummary:
+    """Per-currency figures of one client email; currencies are never added."""
+
+    currency: str
+    overdue_subtotal: Decimal
+    credits_applied: Decimal
+    open_balance: Decimal
+
+
+@dataclass(frozen=True)
+class ClientEmailPlan:
+    message_key: str
+    as_of: date
+    client_id: int
+    client_name: str
+    language: str
+    tier: int
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    invoices: tuple[InvoiceDoc, ...]
+    currencies: tuple[CurrencySummary, ...]
+    am_name: str = ""
+    is_campaign_hold: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def message_key(*parts: object) -> str:
+    """Deterministic key of a planned message: same facts, same key."""
+    text = "|".join(str(p) for p in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
