@@ -68,3 +68,27 @@ def message_key(*parts: object) -> str:
     """Deterministic key of a planned message: same facts, same key."""
     text = "|".join(str(p) for p in parts)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class InternalAlert:
+    """A Google Chat alert to an AM, the AR team, collections or ops.
+
+    `kind` is one of am_predue, am_overdue, team_alert, collections,
+    hold_placed, hold_lifted, ops_alert. `space` names the routing target
+    (an AM's space, "ar_team", "collections" or "ops"), never a URL.
+    """
+
+    message_key: str
+    as_of: date
+    kind: str
+    space: str
+    client_id: int | None
+    client_name: str
+    tier: int
+    amounts: tuple[CurrencySummary, ...] = ()
+    oldest_dpd: int | None = None
+    invoices: tuple[InvoiceDoc, ...] = ()
+    hubspot_url: str | None = None
+    notes: tuple[str, ...] = ()
+    thread_key: str = ""
