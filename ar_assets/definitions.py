@@ -1,0 +1,83 @@
+"""Every asset, check, job, schedule and resource of the AR alerting platform."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import (
+    AssetSelection,
+    Definitions,
+    EnvVar,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+    in_process_executor,
+)
+
+from ar_assets.alerts import ops_alert_on_failure
+from ar_assets.deliver.assets import (
+    deliver_campaign_holds,
+    deliver_chat_alerts,
+    deliver_client_emails,
+    deliver_hubspot_activities,
+)
+from ar_assets.deliver.channels import Outbox
+from ar_assets.land.assets import netsuite_raw
+from ar_assets.land.resources import NetSuiteResource
+from ar_assets.model.assets import dbt_models
+from ar_assets.plan.assets import plan_messages
+from ar_assets.policy import load_policy
+from ar_assets.render.assets import RenderSettings, render_outgoing
+from ar_assets.resources import Warehouse
+
+ALL_ASSETS = [
+    netsuite_raw,
+    dbt_models,
+    plan_messages,
+    render_outgoing,
+    deliver_client_emails,
+    deliver_chat_alerts,
+    deliver_hubspot_activities,
+    deliver_campaign_holds,
+]
+
+# One process per run: DuckDB allows a single writer per file, and dbt runs in
+# the step's own process so a replayed day does not pay dbt's start-up again.
+daily_ar_job = define_asset_job(
+    "daily_ar_run",
+    selection=AssetSelection.all(),
+    executor_def=in_process_executor,
+    hooks={ops_alert_on_failure},
+    description="Land, model, gate, plan, render and deliver one business date.",
+)
+
+policy = load_policy()
+hour, minute = (int(x) for x in policy.schedule_time.split(":"))
+daily_ar_schedule = build_schedule_from_partitioned_job(
+    daily_ar_job, hour_of_day=hour, minute_of_hour=minute
+)
+
+
+def build_resources() -> dict:
+    """Resources for the mode named by AR_MODE (sandbox, the default, or live)."""
+    return {
+        "warehouse": Warehouse(),
+        "netsuite": NetSuiteResource(
+            account_id=EnvVar("NETSUITE_ACCOUNT_ID"),
+            base_url=os.environ.get("NETSUITE_BASE_URL", ""),
+            consumer_key=EnvVar("NETSUITE_CONSUMER_KEY"),
+            consumer_secret=EnvVar("NETSUITE_CONSUMER_SECRET"),
+            token_id=EnvVar("NETSUITE_TOKEN_ID"),
+            token_secret=EnvVar("NETSUITE_TOKEN_SECRET"),
+            sandbox=os.environ.get("AR_MODE", "sandbox") == "sandbox",
+        ),
+        "outbox": Outbox(outbox_dir=os.environ.get("AR_OUTBOX_DIR", "")),
+        "render_settings": RenderSettings(render_dir=os.environ.get("AR_RENDER_DIR", "")),
+    }
+
+
+defs = Definitions(
+    assets=ALL_ASSETS,
+    jobs=[daily_ar_job],
+    schedules=[daily_ar_schedule],
+    resources=build_resources(),
+)
