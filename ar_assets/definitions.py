@@ -70,8 +70,8 @@ def build_resources() -> dict:
             token_secret=EnvVar("NETSUITE_TOKEN_SECRET"),
             sandbox=os.environ.get("AR_MODE", "sandbox") == "sandbox",
         ),
-        "outbox": Outbox(outbox_dir=os.environ.get("AR_OUTBOX_DIR", "")),
-        "render_settings": RenderSettings(render_dir=os.environ.get("AR_RENDER_DIR", "")),
+        "outbox": Outbox(),
+        "render_settings": RenderSettings(),
     }
 
 

@@ -41,7 +41,7 @@ class Outbox(ConfigurableResource):
     outbox_dir: str = ""
 
     def root(self) -> Path:
-        return Path(self.outbox_dir or PROJECT_ROOT / "outbox")
+        return Path(self.outbox_dir or os.environ.get("AR_OUTBOX_DIR") or PROJECT_ROOT / "outbox")
 
     def write_email(self, as_of: str, message_key: str, eml: bytes) -> DeliveryResult:
         path = self.root() / "email" / as_of / f"{message_key}.eml"

@@ -7,6 +7,7 @@ a finance lead can read exactly what will leave before anything is sent.
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from datetime import datetime, time, timezone
 from pathlib import Path
@@ -53,7 +54,8 @@ class RenderSettings(ConfigurableResource):
     render_dir: str = ""
 
     def root(self) -> Path:
-        return Path(self.render_dir or PROJECT_ROOT / "var" / "rendered")
+        default = PROJECT_ROOT / "var" / "rendered"
+        return Path(self.render_dir or os.environ.get("AR_RENDER_DIR") or default)
 
 
 def sent_at_for(as_of_text: str, tz: str, at: str) -> datetime:
