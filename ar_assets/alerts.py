@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dagster import HookContext, failure_hook
 
-from ar_assets.ledger import LedgerEntry, claim_for_sending, ensure_ledger, mark_delivered
-from ar_assets.ledger import record_plan
+from ar_assets.ledger import (
+    LedgerEntry,
+    claim_for_sending,
+    ensure_ledger,
+    mark_delivered,
+    record_plan,
+)
 from ar_assets.partitions import partition_date
 from ar_assets.plan.messages import message_key
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -36,7 +36,7 @@ Send = Callable[[], DeliveryResult]
 
 def epoch_millis(utc_naive: datetime) -> int:
     """HubSpot's hs_timestamp: milliseconds since the epoch of a UTC ledger time."""
-    return int(utc_naive.replace(tzinfo=timezone.utc).timestamp() * 1000)
+    return int(utc_naive.replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def deliver_once(con: duckdb.DuckDBPyConnection, key: str, send: Send) -> str:

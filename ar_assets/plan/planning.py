@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ar_assets.ledger import LedgerEntry
+from ar_assets.money import to_minor
 from ar_assets.plan.messages import (
     ClientEmailPlan,
     CurrencySummary,
@@ -63,6 +64,7 @@ def _dec(value: Any) -> Decimal:
 
 
 def _invoice_doc(row: Row, lines: list[Row]) -> InvoiceDoc:
+    cur = row["currency_code"]
     return InvoiceDoc(
         invoice_id=int(row["invoice_id"]),
         tranid=row["tranid"],
@@ -70,17 +72,17 @@ def _invoice_doc(row: Row, lines: list[Row]) -> InvoiceDoc:
         tran_date=row["trandate"],
         due_date=row["due_date"],
         dpd=int(row["dpd"]),
-        total=_dec(row["total_amount"]),
-        amount_paid=_dec(row["amount_paid"]),
-        credits_applied=_dec(row["credits_applied"]),
-        remaining=_dec(row["remaining_amount"]),
+        total=to_minor(_dec(row["total_amount"]), cur),
+        amount_paid=to_minor(_dec(row["amount_paid"]), cur),
+        credits_applied=to_minor(_dec(row["credits_applied"]), cur),
+        remaining=to_minor(_dec(row["remaining_amount"]), cur),
         lines=tuple(
             InvoiceLine(
                 item=line.get("item") or "",
                 description=line.get("description") or "",
                 quantity=_dec(line.get("quantity")),
                 rate=_dec(line.get("rate")),
-                amount=_dec(line.get("amount")),
+                amount=to_minor(_dec(line.get("amount")), cur),
             )
             for line in sorted(lines, key=lambda r: r.get("line_number") or 0)
         ),
@@ -161,8 +163,8 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
                 overdue_subtotal=sum(
                     (d.remaining for d in docs if d.currency == b["currency_code"]), Decimal(0)
                 ),
-                credits_applied=_dec(b["credits_applied"]),
-                open_balance=_dec(b["open_balance"]),
+                credits_applied=to_minor(_dec(b["credits_applied"]), b["currency_code"]),
+                open_balance=to_minor(_dec(b["open_balance"]), b["currency_code"]),
             )
             for b in sorted(balances.get(cid, []), key=lambda r: r["currency_code"])
             if any(d.currency == b["currency_code"] for d in docs)
@@ -332,7 +334,7 @@ def _predue_alerts(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
     out = []
     for row in sorted(facts.predue, key=lambda r: (r["client_id"], r["due_date"], r["tranid"])):
         notes = ("disputed",) if row.get("is_disputed") else ()
-        remaining = _dec(row["remaining_amount"])
+        remaining = to_minor(_dec(row["remaining_amount"]), row["currency_code"])
         summary = CurrencySummary(row["currency_code"], remaining, Decimal(0), remaining)
         doc = _invoice_doc(row, [])
         days = (row["due_date"] - facts.as_of).days
