@@ -1,0 +1,58 @@
+-- one row per landed invoice that has a due date and a currency
+with
+
+transactions as (
+
+    select * from {{ ref('base_netsuite__transactions') }}
+
+),
+
+invoices as (
+
+    select
+        transaction_id as invoice_id,
+        tranid,
+        -- trailing digits of the document number; on equal due dates the
+        -- lowest number takes credit first (SPEC 3, credits and money)
+        try_cast(regexp_extract(tranid, '([0-9]+)$', 1) as hugeint)
+            as document_number,
+        client_id,
+        status_code,
+        transaction_date,
+        due_date,
+        close_date,
+        currency_code,
+        exchange_rate,
+        total_amount,
+        coalesce(
+            amount_unpaid,
+            total_amount - coalesce(amount_paid, 0)
+        ) as amount_unpaid,
+        coalesce(
+            amount_paid,
+            total_amount - coalesce(amount_unpaid, 0)
+        ) as amount_paid,
+        is_disputed,
+        last_modified_at
+
+    from transactions
+
+    where transaction_type = 'invoice'
+        -- quarantined in int_quarantined_invoices, never reminded
+        and due_date is not null
+        and currency_code is not null
+
+),
+
+flagged as (
+
+    select
+        *,
+        amount_unpaid > 0 as is_open,
+        amount_unpaid = 0 and close_date is not null as is_paid_in_full
+
+    from invoices
+
+)
+
+select * from flagged
