@@ -50,15 +50,16 @@ def _body(
     invoices: list[InvoiceDoc],
 ) -> dict:
     amounts = [_amount_text(s, locale) for s in alert.amounts]
+    headline_amounts = [f"{s.currency} {text}" for s, text in zip(alert.amounts, amounts, strict=True)]
     tier = f"tier {alert.tier}" if alert.tier else ""
-    subtitle = " · ".join(p for p in (client, tier.capitalize()) if p)
+    subtitle = " · ".join(p for p in (_chat_text(client), tier.capitalize()) if p)
     headline = f"*{title}*"
     if client:
         headline += f": {_chat_text(client)}"
     if tier:
         headline += f" ({tier})"
     if amounts:
-        headline += " — " + "; ".join(amounts)
+        headline += " — " + "; ".join(headline_amounts)
     if alert.notes and not client:
         headline += "\n" + "\n".join(_chat_text(one_line(n)) for n in alert.notes)
     if url:
@@ -71,14 +72,13 @@ def _body(
         widgets.append(_decorated("Notes", " · ".join(one_line(n) for n in alert.notes)))
     sections = [{"widgets": widgets}] if widgets else []
     if invoices:
-        sections.append(
-            {
-                "header": _invoices_header(len(invoices), len(alert.invoices)),
-                "collapsible": len(invoices) > 5,
-                "uncollapsibleWidgetsCount": 5,
-                "widgets": [_invoice_widget(inv, locale) for inv in invoices],
-            }
-        )
+        section = {
+            "header": _invoices_header(len(invoices), len(alert.invoices)),
+            "widgets": [_invoice_widget(inv, locale) for inv in invoices],
+        }
+        if len(invoices) > 5:
+            section |= {"collapsible": True, "uncollapsibleWidgetsCount": 5}
+        sections.append(section)
     if url:
         button = {"text": "Open in HubSpot", "onClick": {"openLink": {"url": url}}}
         sections.append({"widgets": [{"buttonList": {"buttons": [button]}}]})
@@ -110,7 +110,7 @@ def _amount_text(summary: CurrencySummary, locale: str) -> str:
     if summary.credits_applied:
         parts.append(f"credits applied {format_money(summary.credits_applied, cur, locale)}")
     parts.append(f"open {format_money(summary.open_balance, cur, locale)}")
-    return f"{cur} " + ", ".join(parts)
+    return ", ".join(parts)
 
 
 def _invoice_widget(inv: InvoiceDoc, locale: str) -> dict:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as babel_format_date
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.numbers import format_currency, format_decimal
+
+from ar_assets.money import minor_units, to_minor
 
 # CLDR's Japanese locale writes the yen as the full-width U+FFE5. Amounts are
 # normalized to U+00A5 so one amount reads the same in every locale, in the
@@ -33,15 +35,14 @@ def babel_locale(language: str | None, default: str = "en") -> str:
 
 def currency_digits(currency: str) -> int:
     """ISO 4217 minor units of `currency` (JPY 0, EUR 2, KWD 3)."""
-    return get_currency_precision(currency)
+    return minor_units(currency)
 
 
 def quantize_money(amount: Decimal, currency: str) -> Decimal:
     """`amount` rounded half-up to the currency's minor unit; floats refused."""
     if isinstance(amount, float) or not isinstance(amount, Decimal | int):
         raise TypeError(f"money must be Decimal, got {type(amount).__name__}")
-    exponent = Decimal(1).scaleb(-currency_digits(currency))
-    return Decimal(amount).quantize(exponent, rounding=ROUND_HALF_UP)
+    return to_minor(Decimal(amount), currency)
 
 
 def format_money(amount: Decimal, currency: str, locale: str) -> str:

@@ -54,7 +54,6 @@ def build_client_email(
     msg["Auto-Submitted"] = "auto-generated"
     # Out-of-office replies go to nobody's benefit; bounces still arrive.
     msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-    msg["Content-Language"] = rendered.language
 
     msg.set_content(rendered.text, subtype="plain", charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
@@ -62,6 +61,8 @@ def build_client_email(
         msg.add_attachment(
             pdf, maintype="application", subtype="pdf", filename=_file_name(filename)
         )
+    # Set last: turning the message multipart moves Content-* headers to the first part.
+    msg["Content-Language"] = rendered.language
     return msg
 
 

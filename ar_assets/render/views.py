@@ -24,8 +24,10 @@ def one_line(text: str) -> str:
 
 def render_locale(requested: str | None, language: str) -> str:
     """The Babel locale: the client's own ('ja_JP') when it matches the template language."""
-    locale = babel_locale(requested, default=language)
-    return locale if locale.split("_")[0] == language else language
+    locale = babel_locale(requested, default="")
+    if locale and locale.split("_")[0] == language:
+        return locale
+    return babel_locale(language)
 
 
 def company_view(branding: Branding) -> dict[str, object]:
