@@ -50,7 +50,8 @@ def _body(
     invoices: list[InvoiceDoc],
 ) -> dict:
     amounts = [_amount_text(s, locale) for s in alert.amounts]
-    headline_amounts = [f"{s.currency} {text}" for s, text in zip(alert.amounts, amounts, strict=True)]
+    currencies = [s.currency for s in alert.amounts]
+    headline_amounts = [f"{c} {text}" for c, text in zip(currencies, amounts, strict=True)]
     tier = f"tier {alert.tier}" if alert.tier else ""
     subtitle = " · ".join(p for p in (_chat_text(client), tier.capitalize()) if p)
     headline = f"*{title}*"
@@ -65,7 +66,7 @@ def _body(
     if url:
         headline += f"\n<{url}|Open in HubSpot>"
 
-    widgets = [_decorated(s.currency, text) for s, text in zip(alert.amounts, amounts, strict=True)]
+    widgets = [_decorated(c, text) for c, text in zip(currencies, amounts, strict=True)]
     if alert.oldest_dpd is not None:
         widgets.append(_decorated("Oldest days past due", str(alert.oldest_dpd)))
     if alert.notes:
