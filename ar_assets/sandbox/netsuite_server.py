@@ -1,0 +1,418 @@
+"""A loopback NetSuite that answers SuiteQL over REST from a SourceLedger.
+
+It speaks contract section 1 of shared/reference/api_contracts.md: token-based
+OAuth 1.0a (HMAC-SHA256) checked in the documented order, `Prefer: transient`
+required, limit/offset paging with a 100,000-result ceiling, every value a
+JSON string, raw DATE columns in the account's date preference. Queries are
+transpiled from Oracle-flavoured SuiteQL to DuckDB with sqlglot and run
+against the ledger's tables as of the sandbox clock.
+
+Control endpoints (no auth, loopback only): `PUT /_sandbox/clock`
+{"as_of": "YYYY-MM-DD"}, `PUT /_sandbox/faults` (see `Faults`),
+`GET /_sandbox/requests`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field, fields
+from datetime import date, datetime
+from decimal import Decimal
+from urllib.parse import parse_qsl, quote, unquote
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.oracle import Oracle
+from sqlglot.time import format_time
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ar_assets.sandbox.ledger import SourceLedger, SourceTables
+
+SUITEQL_PATH = "/services/rest/query/v1/suiteql"
+TIMESTAMP_WINDOW_SECONDS = 300
+QUERY_NAME = re.compile(r"/\*\s*q:([\w.-]+)\s*\*/")
+_ERROR_TYPES = {
+    400: ("https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1", "Bad Request"),
+    401: ("https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2", "Unauthorized"),
+    429: ("https://www.rfc-editor.org/rfc/rfc6585.html#section-4", "Too Many Requests"),
+    500: ("https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.1", "Internal Server Error"),
+    503: ("https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.4", "Service Unavailable"),
+}
+_LOGIN_DETAIL = (
+    "Invalid login attempt. For details, open the Login Audit Trail "
+    "(Setup > Users/Roles > User Management > View Login Audit Trail)."
+)
+
+
+@dataclass
+class SandboxCredentials:
+    """The token-based-auth identity the sandbox accepts (never real secrets)."""
+
+    account_id: str = "1234567_SB1"
+    consumer_key: str = "sandbox-consumer-key"
+    consumer_secret: str = "sandbox-consumer-secret"
+    token_id: str = "sandbox-token-id"
+    token_secret: str = "sandbox-token-secret"
+
+
+@dataclass
+class Faults:
+    """Switches for the sandbox's misbehaviour, set with PUT /_sandbox/faults."""
+
+    date_format: str = "M/D/YYYY"  # or "DD/MM/YYYY"
+    concurrency_limit: int = 2
+    delay_seconds: float = 0.0
+    fail_statuses: list[int] = field(default_factory=list)  # answered to the next requests
+    result_ceiling: int = 100_000
+    drop_items: int = 0  # rows silently left off every page
+
+
+@dataclass
+class RecordedRequest:
+    query: str
+    limit: int | None
+    offset: int | None
+    status: int
+    reason: str = ""
+
+
+class SuiteQLError(Exception):
+    """A query the sandbox cannot answer; its message becomes the 400 detail."""
+
+
+def pct(value: str) -> str:
+    """Returns RFC 3986 percent-encoding (uppercase hex, space as %20)."""
+    return quote(value, safe="~-._")
+
+
+def signature_base_string(method: str, base_uri: str, params: list[tuple[str, str]]) -> str:
+    """Returns the OAuth 1.0a base string from decoded parameters."""
+    normalized = "&".join(f"{k}={v}" for k, v in sorted((pct(k), pct(v)) for k, v in params))
+    return "&".join([method.upper(), pct(base_uri), pct(normalized)])
+
+
+def hmac_sha256_signature(base_string: str, consumer_secret: str, token_secret: str) -> str:
+    """Returns the base64 HMAC-SHA256 signature of a base string."""
+    key = f"{pct(consumer_secret)}&{pct(token_secret)}".encode()
+    digest = hmac.new(key, base_string.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def parse_oauth_header(header: str) -> dict[str, str]:
+    """Returns the decoded parameters of an `Authorization: OAuth ...` header."""
+    scheme, _, rest = header.partition(" ")
+    if scheme.lower() != "oauth":
+        return {}
+    pairs = re.findall(r'([\w-]+)\s*=\s*"([^"]*)"', rest)
+    return {unquote(k): unquote(v) for k, v in pairs}
+
+
+def _request_base_uri(request: Request) -> str:
+    url = request.url
+    scheme, host, port = url.scheme.lower(), (url.hostname or "").lower(), url.port
+    default = {"http": 80, "https": 443}.get(scheme)
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    return f"{scheme}://{netloc}{url.path}"
+
+
+_DF_TEMPLATES = {
+    ("transaction", "status"): "(select label from status_label as _sl "
+    "where _sl.type = {alias}.type and _sl.status = {alias}.status)",
+    ("transaction", "type"): "(case {col} when 'CustInvc' then 'Invoice' "
+    "when 'CustCred' then 'Credit Memo' when 'CustPymt' then 'Payment' else {col} end)",
+    ("transaction", "entity"): "(select companyname from customer as _c where _c.id = {col})",
+    ("contact", "company"): "(select companyname from customer as _c where _c.id = {col})",
+    ("customer", "salesrep"): "(select firstname || ' ' || lastname from employee as _e "
+    "where _e.id = {col})",
+    ("contact", "contactrole"): "(select name from contactrole as _r where _r.id = {col})",
+}
+
+
+def _builtin_replacement(node: exp.Dot, tables: dict[str, str]) -> exp.Expression | None:
+    func = node.expression
+    if not (isinstance(node.this, exp.Identifier) and node.this.name.upper() == "BUILTIN"):
+        return None
+    if not isinstance(func, exp.Anonymous) or len(func.expressions) != 1:
+        raise SuiteQLError(f"Unsupported built-in function {node.sql('oracle')}.")
+    name, arg = func.name.upper(), func.expressions[0]
+    if not isinstance(arg, exp.Column):
+        return arg
+    alias = arg.table or (next(iter(tables)) if len(tables) == 1 else "")
+    key = (tables.get(alias.lower(), ""), arg.name.lower())
+    col = arg.sql("duckdb")
+    if name == "CF":
+        if key == ("transaction", "status"):
+            return sqlglot.parse_one(f"({alias}.type || ':' || {alias}.status)", read="duckdb")
+        return arg
+    if name != "DF":
+        raise SuiteQLError(f"Unknown built-in function BUILTIN.{name}.")
+    if key[1] == "currency":
+        template = "(select name from currency as _cur where _cur.id = {col})"
+    else:
+        template = _DF_TEMPLATES.get(key, "cast({col} as varchar)")
+    return sqlglot.parse_one(template.format(col=col, alias=alias), read="duckdb")
+
+
+def translate_suiteql(query: str) -> str:
+    """Returns DuckDB SQL for a SuiteQL query (BUILTIN.CF/DF and TO_CHAR rewritten)."""
+    try:
+        tree = sqlglot.parse_one(query, read="oracle")
+    except sqlglot.errors.ParseError as error:
+        raise SuiteQLError(f"Syntax error: {error}") from error
+    tables = {t.alias_or_name.lower(): t.name.lower() for t in tree.find_all(exp.Table)}
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Dot):
+            return _builtin_replacement(node, tables) or node
+        if isinstance(node, exp.ToChar) and node.args.get("format") is not None:
+            oracle_format = node.args["format"].name
+            strftime = format_time(oracle_format, Oracle.TIME_MAPPING, Oracle.TIME_TRIE)
+            return exp.TimeToStr(this=node.this, format=exp.Literal.string(strftime))
+        return node
+
+    return tree.transform(rewrite).sql("duckdb")
+
+
+def _format_date(value: date, preference: str) -> str:
+    if preference == "DD/MM/YYYY":
+        return f"{value.day:02d}/{value.month:02d}/{value.year}"
+    return f"{value.month}/{value.day}/{value.year}"
+
+
+def _wire_value(value: object, preference: str) -> str:
+    """Returns a result value as NetSuite sends it: always a string."""
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    if isinstance(value, datetime):
+        hour = value.hour % 12 or 12
+        half = "am" if value.hour < 12 else "pm"
+        return f"{_format_date(value, preference)} {hour}:{value.minute:02d} {half}"
+    if isinstance(value, date):
+        return _format_date(value, preference)
+    return str(value)
+
+
+def _error(status: int, detail: str, code: str, **extra: str) -> JSONResponse:
+    kind, title = _ERROR_TYPES.get(status, _ERROR_TYPES[400])
+    item = {"detail": detail, "o:errorCode": code, **extra}
+    body = {"type": kind, "title": title, "status": status, "o:errorDetails": [item]}
+    return JSONResponse(body, status_code=status)
+
+
+def _bad_query(detail: str) -> JSONResponse:
+    message = f"Invalid search query. Detailed unprocessed description follows. {detail}"
+    return _error(400, message, "INVALID_PARAMETER", **{"o:errorQueryParam": "q"})
+
+
+class NetSuiteSandbox:
+    """The sandbox's state (ledger tables, clock, faults, request log) and its ASGI app."""
+
+    def __init__(
+        self,
+        ledger: SourceLedger,
+        as_of: date,
+        credentials: SandboxCredentials | None = None,
+        faults: Faults | None = None,
+    ):
+        self.tables = SourceTables(ledger)
+        self.tables.set_as_of(as_of)
+        self.credentials = credentials or SandboxCredentials()
+        self.faults = faults or Faults()
+        self.requests: list[RecordedRequest] = []
+        self.in_flight = 0
+        self._nonces: set[str] = set()
+        self._cache: dict[tuple[str, date], tuple[list[str], list[tuple]]] = {}
+        self._lock = threading.Lock()
+        self.app = Starlette(
+            routes=[
+                Route(SUITEQL_PATH, self._suiteql, methods=["POST"]),
+                Route("/_sandbox/clock", self._clock, methods=["GET", "PUT"]),
+                Route("/_sandbox/faults", self._faults, methods=["GET", "PUT"]),
+                Route("/_sandbox/requests", self._requests, methods=["GET", "DELETE"]),
+            ]
+        )
+
+    @property
+    def as_of(self) -> date:
+        return self.tables.as_of
+
+    def set_clock(self, as_of: date) -> None:
+        """Rebuilds the as-of tables for a new date and forgets cached results."""
+        with self._lock:
+            self.tables.set_as_of(as_of)
+            self._cache.clear()
+
+    def query_counts(self) -> Counter[str]:
+        """Returns how many SuiteQL requests each named query received."""
+        return Counter(r.query for r in self.requests)
+
+    def check_auth(self, request: Request) -> str:
+        """Returns why the request's OAuth 1.0a header fails, or '' when it passes."""
+        creds = self.credentials
+        oauth = parse_oauth_header(request.headers.get("authorization", ""))
+        if not oauth:
+            return "missing Authorization header"
+        if oauth.get("realm") != creds.account_id:
+            return "wrong realm"
+        if (oauth.get("oauth_consumer_key"), oauth.get("oauth_token")) != (
+            creds.consumer_key,
+            creds.token_id,
+        ):
+            return "unknown consumer or token"
+        if oauth.get("oauth_signature_method") != "HMAC-SHA256":
+            return "signature method is not HMAC-SHA256"
+        nonce = oauth.get("oauth_nonce", "")
+        if len(nonce) < 6 or nonce in self._nonces:
+            return "nonce reused or shorter than 6 characters"
+        self._nonces.add(nonce)
+        try:
+            skew = abs(time.time() - int(oauth.get("oauth_timestamp", "")))
+        except ValueError:
+            return "timestamp is not a number"
+        if skew > TIMESTAMP_WINDOW_SECONDS:
+            return "timestamp outside the window"
+        params = [(k, v) for k, v in oauth.items() if k.startswith("oauth_")]
+        params = [(k, v) for k, v in params if k != "oauth_signature"]
+        params += parse_qsl(request.url.query, keep_blank_values=True)
+        base = signature_base_string(request.method, _request_base_uri(request), params)
+        expected = hmac_sha256_signature(base, creds.consumer_secret, creds.token_secret)
+        if not hmac.compare_digest(expected, oauth.get("oauth_signature", "")):
+            return "signature mismatch"
+        return ""
+
+    def _result(self, query: str) -> tuple[list[str], list[tuple]]:
+        with self._lock:
+            key = (query, self.as_of)
+            if key not in self._cache:
+                sql = translate_suiteql(query)
+                try:
+                    cursor = self.tables.con.execute(sql)
+                except duckdb.Error as error:
+                    raise SuiteQLError(f"Search error occurred: {error}") from error
+                columns = [d[0].lower() for d in cursor.description]
+                self._cache[key] = (columns, cursor.fetchall())
+            return self._cache[key]
+
+    async def _suiteql(self, request: Request) -> JSONResponse:
+        self.in_flight += 1
+        record = RecordedRequest("", None, None, 200)
+        self.requests.append(record)
+        try:
+            response = await self._answer(request, record)
+        finally:
+            self.in_flight -= 1
+        record.status = response.status_code
+        return response
+
+    async def _answer(self, request: Request, record: RecordedRequest) -> JSONResponse:
+        faults = self.faults
+        try:
+            query = str((await request.json()).get("q", ""))
+        except ValueError:
+            query = ""
+        match = QUERY_NAME.search(query)
+        record.query = match.group(1) if match else query[:60]
+        if self.in_flight > faults.concurrency_limit:
+            record.reason = "concurrency limit"
+            return _error(429, "Concurrency limit exceeded.", "CONCURRENCY_LIMIT_EXCEEDED")
+        if faults.delay_seconds:
+            await asyncio.sleep(faults.delay_seconds)
+        if faults.fail_statuses:
+            status = faults.fail_statuses.pop(0)
+            record.reason = "injected"
+            return _error(status, "Injected failure.", "UNEXPECTED_ERROR")
+        record.reason = self.check_auth(request)
+        if record.reason:
+            return _error(401, _LOGIN_DETAIL, "INVALID_LOGIN")
+        if "transient" not in request.headers.get("prefer", "").lower():
+            record.reason = "missing Prefer: transient"
+            return _error(400, "The request must carry the header Prefer: transient.",
+                          "INVALID_HEADER", **{"o:errorHeader": "Prefer"})
+        try:
+            limit = int(request.query_params.get("limit", "1000"))
+            offset = int(request.query_params.get("offset", "0"))
+        except ValueError:
+            return _error(400, "limit and offset must be integers.", "INVALID_PARAMETER")
+        record.limit, record.offset = limit, offset
+        problem = self._paging_problem(limit, offset)
+        if problem:
+            record.reason = problem
+            return _error(400, problem, "INVALID_PARAMETER", **{"o:errorQueryParam": "offset"})
+        if not query.strip():
+            return _bad_query("The request body has no query in 'q'.")
+        try:
+            columns, rows = await run_in_threadpool(self._result, query)
+        except SuiteQLError as error:
+            record.reason = str(error)
+            return _bad_query(str(error))
+        return JSONResponse(self._page(request, columns, rows, limit, offset))
+
+    def _paging_problem(self, limit: int, offset: int) -> str:
+        if not 1 <= limit <= 1000:
+            return f"limit must be between 1 and 1000, got {limit}."
+        if offset < 0 or offset % limit:
+            return f"offset must be a non-negative multiple of limit, got {offset}."
+        if offset >= self.faults.result_ceiling:
+            return f"offset may not reach {self.faults.result_ceiling} results; narrow the query."
+        return ""
+
+    def _page(self, request: Request, columns: list[str], rows: list[tuple], limit: int,
+              offset: int) -> dict:
+        preference = self.faults.date_format
+        chunk = rows[offset: offset + limit]
+        if self.faults.drop_items:
+            chunk = chunk[: max(0, len(chunk) - self.faults.drop_items)]
+        items = [
+            {"links": [], **{c: _wire_value(v, preference)
+                             for c, v in zip(columns, row) if v is not None}}
+            for row in chunk
+        ]
+        total = len(rows)
+        has_more = offset + limit < total
+        base = f"{_request_base_uri(request)}?limit={limit}&offset="
+        links = [{"rel": "self", "href": f"{base}{offset}"}]
+        if has_more:
+            links.append({"rel": "next", "href": f"{base}{offset + limit}"})
+        links.append({"rel": "last", "href": f"{base}{max(0, (total - 1) // limit * limit)}"})
+        return {"links": links, "count": len(items), "hasMore": has_more, "offset": offset,
+                "totalResults": total, "items": items}
+
+    async def _clock(self, request: Request) -> JSONResponse:
+        if request.method == "PUT":
+            try:
+                as_of = date.fromisoformat((await request.json())["as_of"])
+            except (KeyError, TypeError, ValueError):
+                return JSONResponse({"error": 'expected {"as_of": "YYYY-MM-DD"}'}, 400)
+            await run_in_threadpool(self.set_clock, as_of)
+        return JSONResponse({"as_of": self.as_of.isoformat()})
+
+    async def _faults(self, request: Request) -> JSONResponse:
+        if request.method == "PUT":
+            changes = await request.json()
+            known = {f.name for f in fields(Faults)}
+            unknown = sorted(set(changes) - known)
+            if unknown:
+                return JSONResponse({"error": f"unknown faults {unknown}"}, 400)
+            for name, value in changes.items():
+                setattr(self.faults, name, value)
+        return JSONResponse(asdict(self.faults))
+
+    async def _requests(self, request: Request) -> JSONResponse:
+        if request.method == "DELETE":
+            self.requests.clear()
+        return JSONResponse({"counts": dict(self.query_counts()),
+                             "requests": [asdict(r) for r in self.requests]})
