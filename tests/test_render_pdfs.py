@@ -190,3 +190,14 @@ def test_pdf_shows_invoice_dates_in_the_client_locale(branding, tmp_path):
     invoice = dataclasses.replace(plan.invoices[0], due_date=date(2026, 5, 10))
     text = pdf_text(render_invoice_pdf(invoice, plan, branding), tmp_path)
     assert "2026年5月10日" in text and "お支払期日" in text
+
+
+def test_pool_is_used_only_when_it_pays(monkeypatch):
+    monkeypatch.delenv("AR_PDF_WORKERS", raising=False)
+    monkeypatch.setattr(pdf_engine.os, "cpu_count", lambda: 8)
+    assert pdf_engine.pool_size(10) == 1
+    assert pdf_engine.pool_size(60) == 2
+    assert pdf_engine.pool_size(1000) == 4
+    monkeypatch.setattr(pdf_engine.os, "cpu_count", lambda: 2)
+    assert pdf_engine.pool_size(1000) == 1
+    assert pdf_engine.pool_size(8, workers=2) == 2
