@@ -40,7 +40,7 @@ def insert_rows(
             writer = csv.writer(handle)
             writer.writerows(map(_csv_row, rows))
         spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns)
-        names = ", ".join(name for name, _ in columns)
+        names = ", ".join(f'"{name}"' for name, _ in columns)
         before = con.execute(f"select count(*) from {table}").fetchone()[0]
         con.execute(
             f"insert into {table} ({names}) select {names} from read_csv("

@@ -22,8 +22,8 @@ import duckdb
 from ar_assets.land.bulk import insert_rows
 
 # Contact role ids as NetSuite lists them; BUILTIN.DF(contactrole) gives the name.
+# Any other role name a ledger uses gets the next id from 100 up.
 CONTACT_ROLES = {-10: "Primary Contact", 1: "Billing", 2: "Sales", 3: "Decision Maker"}
-ROLE_IDS = {name: role_id for role_id, name in CONTACT_ROLES.items()}
 
 # Bare status letters per type, with the label BUILTIN.DF shows.
 STATUS_LABELS = {
@@ -271,14 +271,18 @@ class SourceTables:
             [(e.id, e.firstname, e.lastname, e.email, e.gchat_space) for e in ledger.employees],
         )
         self._insert("customer", [_customer_row(c) for c in ledger.customers])
+        role_ids = {name: role_id for role_id, name in CONTACT_ROLES.items()}
+        for contact in ledger.contacts:
+            if contact.role is not None and contact.role not in role_ids:
+                role_ids[contact.role] = 100 + len(role_ids) - len(CONTACT_ROLES)
         self._insert(
             "contact",
             [
-                (k.id, k.company, k.firstname, k.lastname, k.email, _role_id(k.role), "F")
+                (k.id, k.company, k.firstname, k.lastname, k.email, role_ids.get(k.role), "F")
                 for k in ledger.contacts
             ],
         )
-        self._insert("contactrole", list(CONTACT_ROLES.items()))
+        self._insert("contactrole", [(i, name) for name, i in role_ids.items()])
         self._insert("status_label", [(t, s, label) for (t, s), label in STATUS_LABELS.items()])
         self._insert("src_txn", _transaction_rows(ledger))
         self._insert("src_app", _application_rows(ledger))
@@ -303,14 +307,6 @@ def load_as_of(
     tables = SourceTables(ledger, con)
     tables.set_as_of(as_of)
     return tables.con
-
-
-def _role_id(role: str | None) -> int | None:
-    if role is None:
-        return None
-    if role not in ROLE_IDS:
-        raise ValueError(f"unknown contact role {role!r}; known: {sorted(ROLE_IDS)}")
-    return ROLE_IDS[role]
 
 
 def _customer_row(c: Customer) -> tuple:

@@ -1,0 +1,97 @@
+"""raw/netsuite_*: one snapshot of the NetSuite source per business date."""
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+
+from ar_assets.land.landing import RAW_TABLES, LandStats, land_snapshot
+from ar_assets.land.resources import NetSuiteResource
+from ar_assets.partitions import daily_partitions, partition_date
+from ar_assets.resources import Warehouse
+
+DESCRIPTIONS = {
+    "netsuite_transactions": "One row per NetSuite transaction landed as of the business "
+    "date: open invoices, credit memos and payments with an unapplied amount, and "
+    "invoices paid in the last 400 days. Amounts are in the transaction's currency.",
+    "netsuite_transaction_lines": "One row per item line of a landed invoice (main lines "
+    "excluded); income lines carry NetSuite's negative GL sign.",
+    "netsuite_customers": "One row per NetSuite customer, with the AR exclusion flags.",
+    "netsuite_contacts": "One row per NetSuite contact, with its role's display name.",
+    "netsuite_employees": "One row per NetSuite employee (account managers), with the "
+    "Google Chat space.",
+    "netsuite_currencies": "One row per NetSuite currency: id, ISO code and name.",
+    "netsuite_control_totals": "One row per currency: the open invoice amount NetSuite "
+    "reports as of the run, for reconciling what landed.",
+}
+
+
+def raw_key(table: str) -> AssetKey:
+    return AssetKey(["raw", table])
+
+
+@multi_asset(
+    name="netsuite_raw",
+    specs=[
+        AssetSpec(
+            raw_key(table.name),
+            description=DESCRIPTIONS[table.name],
+            group_name="land",
+            kinds={"netsuite", "duckdb"},
+        )
+        for table in RAW_TABLES
+    ],
+    partitions_def=daily_partitions,
+)
+def netsuite_raw(
+    context: AssetExecutionContext, warehouse: Warehouse, netsuite: NetSuiteResource
+):
+    """Lands NetSuite as of the partition date into raw.netsuite_* (rows failing to
+    parse go to raw.netsuite_quarantine with a reason)."""
+    as_of = partition_date(context.partition_key)
+    if netsuite.sandbox:
+        netsuite.set_sandbox_clock(as_of)
+
+    with netsuite.client() as client, warehouse.connect() as con:
+        stats = land_snapshot(client, con, as_of)
+
+    context.log.info(
+        "landed %s rows in %d requests; %d quarantined",
+        f"{sum(stats.row_counts.values()):,}",
+        stats.requests,
+        sum(stats.quarantined.values()),
+    )
+    for table in RAW_TABLES:
+        yield MaterializeResult(
+            asset_key=raw_key(table.name), metadata=_metadata(table.name, stats)
+        )
+
+
+def _metadata(table: str, stats: LandStats) -> dict:
+    metadata = {
+        "as_of": MetadataValue.text(stats.as_of.isoformat()),
+        "dagster/row_count": MetadataValue.int(stats.row_counts[table]),
+        "quarantined_rows": MetadataValue.int(stats.quarantined[table]),
+    }
+    if table == "netsuite_transactions":
+        metadata["open_invoice_amount"] = MetadataValue.md(_totals_table(stats))
+        for code, amount in stats.open_totals.items():
+            metadata[f"open_{code}"] = MetadataValue.text(str(amount))
+    if table == "netsuite_control_totals":
+        for code, amount in stats.control_totals.items():
+            metadata[f"control_{code}"] = MetadataValue.text(str(amount))
+    return metadata
+
+
+def _totals_table(stats: LandStats) -> str:
+    """Returns a markdown table of landed open amounts beside the source's control totals."""
+    lines = ["| currency | landed open | source control |", "|---|---:|---:|"]
+    for code in sorted(set(stats.open_totals) | set(stats.control_totals)):
+        landed = stats.open_totals.get(code, "-")
+        control = stats.control_totals.get(code, "-")
+        lines.append(f"| {code} | {landed} | {control} |")
+    return "\n".join(lines)

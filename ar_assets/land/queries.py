@@ -1,0 +1,161 @@
+"""The SuiteQL texts landed each run.
+
+Every query orders by a unique key (paging without one can skip or repeat
+rows), requests dates as ISO text through TO_CHAR (raw dates follow the token
+user's format preference), and opens with a `/* q:<name> */` comment so logs
+and the sandbox can tell queries apart. Keyed queries carry `{after}` so the
+client can narrow past SuiteQL's 100,000-row ceiling.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from ar_assets.land.suiteql import SuiteQLQuery
+
+# Paid invoices this far back feed late-payer and offence history (365-day
+# lookbacks plus the 31-day threshold and slack).
+PAID_HISTORY_DAYS = 400
+
+
+def _iso(column: str) -> str:
+    return f"TO_CHAR({column}, 'YYYY-MM-DD')"
+
+
+def _landed_transaction_filter(as_of: date) -> str:
+    """Returns the predicate on `t` for open documents and recently paid invoices."""
+    paid_since = (as_of - timedelta(days=PAID_HISTORY_DAYS)).isoformat()
+    return f"""t.posting = 'T'
+  AND t.voided = 'F'
+  AND (
+    (t.type = 'CustInvc' AND BUILTIN.CF(t.status) = 'CustInvc:A')
+    OR (t.type = 'CustInvc' AND BUILTIN.CF(t.status) = 'CustInvc:B'
+        AND t.closedate >= TO_DATE('{paid_since}', 'YYYY-MM-DD'))
+    OR (t.type IN ('CustCred', 'CustPymt') AND t.foreignpaymentamountunused > 0)
+  )"""
+
+
+def transactions_query(as_of: date) -> SuiteQLQuery:
+    """Returns the query for open invoices, credits, payments and recently paid invoices."""
+    sql = f"""/* q:transactions */
+SELECT
+  t.id,
+  t.tranid,
+  t.type,
+  t.entity,
+  BUILTIN.CF(t.status) AS status_code,
+  {_iso("t.trandate")} AS trandate,
+  {_iso("t.duedate")} AS duedate,
+  {_iso("t.closedate")} AS closedate,
+  cur.symbol AS currency_code,
+  t.exchangerate,
+  t.foreigntotal,
+  t.foreignamountpaid,
+  t.foreignamountunpaid,
+  t.foreignpaymentamountunused,
+  t.custbody_ar_disputed AS is_disputed,
+  TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodifieddate
+FROM transaction t
+JOIN currency cur ON cur.id = t.currency
+WHERE {_landed_transaction_filter(as_of)}
+  AND t.id > {{after}}
+ORDER BY t.id"""
+    return SuiteQLQuery("transactions", sql, key="id")
+
+
+def transaction_lines_query(as_of: date) -> SuiteQLQuery:
+    """Returns the query for the item lines (non-main lines) of landed invoices."""
+    sql = f"""/* q:transaction_lines */
+SELECT
+  tl.transaction,
+  tl.linesequencenumber,
+  BUILTIN.DF(tl.item) AS item,
+  tl.memo,
+  tl.quantity,
+  tl.rate,
+  tl.foreignamount
+FROM transactionline tl
+JOIN transaction t ON t.id = tl.transaction
+WHERE tl.mainline = 'F'
+  AND t.type = 'CustInvc'
+  AND {_landed_transaction_filter(as_of)}
+  AND tl.transaction > {{after}}
+ORDER BY tl.transaction, tl.linesequencenumber"""
+    return SuiteQLQuery("transaction_lines", sql, key="transaction")
+
+
+def customers_query() -> SuiteQLQuery:
+    sql = f"""/* q:customers */
+SELECT
+  c.id,
+  c.entityid,
+  c.companyname,
+  c.email,
+  c.language,
+  cur.symbol AS currency_code,
+  c.subsidiary,
+  c.salesrep,
+  c.isinactive,
+  c.custentity_ar_high_value AS is_high_value,
+  c.custentity_ar_manual_hold AS is_manual_hold,
+  {_iso("c.custentity_ar_hold_until")} AS hold_until
+FROM customer c
+LEFT JOIN currency cur ON cur.id = c.currency
+WHERE c.id > {{after}}
+ORDER BY c.id"""
+    return SuiteQLQuery("customers", sql, key="id")
+
+
+def contacts_query() -> SuiteQLQuery:
+    sql = """/* q:contacts */
+SELECT
+  ct.id,
+  ct.company,
+  ct.firstname,
+  ct.lastname,
+  ct.email,
+  BUILTIN.DF(ct.contactrole) AS contactrole,
+  ct.isinactive
+FROM contact ct
+WHERE ct.id > {after}
+ORDER BY ct.id"""
+    return SuiteQLQuery("contacts", sql, key="id")
+
+
+def employees_query() -> SuiteQLQuery:
+    sql = """/* q:employees */
+SELECT
+  e.id,
+  e.firstname,
+  e.lastname,
+  e.email,
+  e.custentity_gchat_space AS gchat_space
+FROM employee e
+WHERE e.id > {after}
+ORDER BY e.id"""
+    return SuiteQLQuery("employees", sql, key="id")
+
+
+def currencies_query() -> SuiteQLQuery:
+    sql = """/* q:currencies */
+SELECT cur.id, cur.symbol, cur.name
+FROM currency cur
+ORDER BY cur.id"""
+    return SuiteQLQuery("currencies", sql)
+
+
+def control_totals_query() -> SuiteQLQuery:
+    """Returns the source's open invoice amount per currency, for reconciliation."""
+    sql = """/* q:control_totals */
+SELECT
+  cur.symbol AS currency_code,
+  SUM(t.foreignamountunpaid) AS open_amount
+FROM transaction t
+JOIN currency cur ON cur.id = t.currency
+WHERE t.type = 'CustInvc'
+  AND t.posting = 'T'
+  AND t.voided = 'F'
+  AND BUILTIN.CF(t.status) = 'CustInvc:A'
+GROUP BY cur.symbol
+ORDER BY cur.symbol"""
+    return SuiteQLQuery("control_totals", sql)
