@@ -87,8 +87,7 @@ CUSTOMERS = [
 
 # (contact id, client id, email, role); clients 22-24 are set per H11
 CONTACTS = [
-    *[(100 + cid, cid, f"ap@c{cid:02d}.test", "Billing")
-      for cid, *_ in CUSTOMERS if cid < 22],
+    *[(100 + cid, cid, f"ap@c{cid:02d}.test", "Billing") for cid, *_ in CUSTOMERS if cid < 22],
     (2201, 22, "sales@c22.test", "Sales"),
     (2202, 22, "ap@c22.test", "billing"),
     (2301, 23, "buyer@c23.test", "Decision Maker"),
@@ -98,45 +97,51 @@ CONTACTS = [
 # close date, disputed). Money arrives as strings, as landed from JSON.
 INVOICES = [
     # H01, landed out of order
-    (103, "INV-103", 1, "EUR", "2026-04-20", "2026-05-20", "310.25", "0",
-     None, False),
-    (101, "INV-101", 1, "EUR", "2026-04-01", "2026-05-01", "1000.00",
-     "400.00", None, False),
-    (102, "INV-102", 1, "EUR", "2026-04-10", "2026-05-10", "75.50", "0",
-     None, False),
+    (103, "INV-103", 1, "EUR", "2026-04-20", "2026-05-20", "310.25", "0", None, False),
+    (101, "INV-101", 1, "EUR", "2026-04-01", "2026-05-01", "1000.00", "400.00", None, False),
+    (102, "INV-102", 1, "EUR", "2026-04-10", "2026-05-10", "75.50", "0", None, False),
     # H08: no due date, quarantined
     (104, "INV-104", 1, "EUR", "2026-04-10", None, "99.00", "0", None, False),
     # H02
-    (201, "INV-201", 2, "USD", "2026-04-01", "2026-05-01", "500.00", "0",
-     None, False),
-    (301, "INV-301", 3, "EUR", "2026-04-01", "2026-05-01", "2000.00", "0",
-     None, False),
+    (201, "INV-201", 2, "USD", "2026-04-01", "2026-05-01", "500.00", "0", None, False),
+    (301, "INV-301", 3, "EUR", "2026-04-01", "2026-05-01", "2000.00", "0", None, False),
     # H05
-    (601, "INV-601", 6, "JPY", "2026-04-07", "2026-05-07", "123456", "0",
-     None, False),
-    (602, "INV-602", 6, "JPY", "2026-04-12", "2026-05-12", "7777", "0",
-     None, False),
+    (601, "INV-601", 6, "JPY", "2026-04-07", "2026-05-07", "123456", "0", None, False),
+    (602, "INV-602", 6, "JPY", "2026-04-12", "2026-05-12", "7777", "0", None, False),
     # H06: internal ids run against document numbers
-    (9001, "INV-903", 9, "EUR", "2026-04-01", "2026-05-01", "0.20", "0",
-     None, False),
-    (9002, "INV-902", 9, "EUR", "2026-04-01", "2026-05-01", "0.10", "0",
-     None, False),
-    (9003, "INV-901", 9, "EUR", "2026-04-01", "2026-05-01", "39981.70", "0",
-     None, False),
+    (9001, "INV-903", 9, "EUR", "2026-04-01", "2026-05-01", "0.20", "0", None, False),
+    (9002, "INV-902", 9, "EUR", "2026-04-01", "2026-05-01", "0.10", "0", None, False),
+    (9003, "INV-901", 9, "EUR", "2026-04-01", "2026-05-01", "39981.70", "0", None, False),
     # H09: C14 paid late in March, C15 on time; both due 2026-06-26
-    (1401, "INV-1401", 14, "EUR", "2026-02-01", "2026-03-01", "100.00",
-     "100.00", "2026-03-20", False),
-    (1402, "INV-1402", 14, "EUR", "2026-05-27", "2026-06-26", "250.00", "0",
-     None, False),
-    (1501, "INV-1501", 15, "EUR", "2026-02-01", "2026-03-01", "100.00",
-     "100.00", "2026-02-27", False),
-    (1502, "INV-1502", 15, "EUR", "2026-05-27", "2026-06-26", "250.00", "0",
-     None, False),
+    (
+        1401,
+        "INV-1401",
+        14,
+        "EUR",
+        "2026-02-01",
+        "2026-03-01",
+        "100.00",
+        "100.00",
+        "2026-03-20",
+        False,
+    ),
+    (1402, "INV-1402", 14, "EUR", "2026-05-27", "2026-06-26", "250.00", "0", None, False),
+    (
+        1501,
+        "INV-1501",
+        15,
+        "EUR",
+        "2026-02-01",
+        "2026-03-01",
+        "100.00",
+        "100.00",
+        "2026-02-27",
+        False,
+    ),
+    (1502, "INV-1502", 15, "EUR", "2026-05-27", "2026-06-26", "250.00", "0", None, False),
     # H10
-    (1601, "INV-1601", 16, "EUR", "2026-04-01", "2026-05-01", "500.00", "0",
-     None, False),
-    (1701, "INV-1701", 17, "EUR", "2026-04-01", "2026-05-01", "500.00", "0",
-     None, False),
+    (1601, "INV-1601", 16, "EUR", "2026-04-01", "2026-05-01", "500.00", "0", None, False),
+    (1701, "INV-1701", 17, "EUR", "2026-04-01", "2026-05-01", "500.00", "0", None, False),
 ]
 
 # Credits: (id, tranid, type, client, currency, total, unapplied)
@@ -156,7 +161,7 @@ LEDGER = [
 ]
 
 
-def _insert_raw(con: duckdb.DuckDBPyConnection, duplicate: bool = False) -> None:
+def _insert_raw(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_DDL)
     con.execute(
         "insert into raw.netsuite_employees values "
@@ -175,16 +180,28 @@ def _insert_raw(con: duckdb.DuckDBPyConnection, duplicate: bool = False) -> None
             "(?, ?, 'Pat', 'Payer', ?, ?, false, now(), ?)",
             [contact_id, cid, email, role, AS_OF],
         )
-    for (inv_id, tranid, cid, currency, trandate, due, total, paid, closed,
-         disputed) in INVOICES:
+    for inv_id, tranid, cid, currency, trandate, due, total, paid, closed, disputed in INVOICES:
         unpaid = str(Decimal(total) - Decimal(paid))
         status = "CustInvc:B" if Decimal(unpaid) == 0 else "CustInvc:A"
         con.execute(
             "insert into raw.netsuite_transactions values "
             "(?, ?, 'CustInvc', ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, null, ?, "
             "now(), now(), ?)",
-            [inv_id, tranid, cid, status, trandate, due, closed, currency,
-             total, paid, unpaid, disputed, AS_OF],
+            [
+                inv_id,
+                tranid,
+                cid,
+                status,
+                trandate,
+                due,
+                closed,
+                currency,
+                total,
+                paid,
+                unpaid,
+                disputed,
+                AS_OF,
+            ],
         )
         con.execute(
             "insert into raw.netsuite_transaction_lines values "
@@ -196,8 +213,7 @@ def _insert_raw(con: duckdb.DuckDBPyConnection, duplicate: bool = False) -> None
             "insert into raw.netsuite_transactions values "
             "(?, ?, ?, ?, ?, '2026-05-15', null, null, ?, 1, ?, null, null, ?, "
             "false, now(), now(), ?)",
-            [credit_id, tranid, kind, cid, f"{kind}:A", currency, total,
-             unapplied, AS_OF],
+            [credit_id, tranid, kind, cid, f"{kind}:A", currency, total, unapplied, AS_OF],
         )
     ensure_ledger(con)
     for key, as_of, channel, kind, cid, status in LEDGER:
@@ -214,15 +230,22 @@ def run_dbt(args: list[str], as_of: str, work_dir: Path):
     from dbt.cli.main import dbtRunner
 
     dbt_vars = {"as_of": as_of, **load_policy().dbt_vars()}
-    return dbtRunner().invoke([
-        *args,
-        "--project-dir", str(DBT_PROJECT_DIR),
-        "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
-        "--vars", json.dumps(dbt_vars),
-        "--quiet",
-    ])
+    return dbtRunner().invoke(
+        [
+            *args,
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(work_dir / "target"),
+            "--log-path",
+            str(work_dir / "logs"),
+            "--vars",
+            json.dumps(dbt_vars),
+            "--quiet",
+        ]
+    )
 
 
 def failed_nodes(result) -> list[str]:
@@ -275,9 +298,8 @@ def balance(path: Path, client_id: int, currency: str) -> dict:
 
 
 def status(path: Path, client_id: int) -> dict:
-    cur_sql = "select * from marts.fct_client_status where client_id = ?"
     with duckdb.connect(str(path)) as con:
-        cur = con.execute(cur_sql, [client_id])
+        cur = con.execute("select * from marts.fct_client_status where client_id = ?", [client_id])
         names = [d[0] for d in cur.description]
         return dict(zip(names, cur.fetchone()))
 
@@ -285,9 +307,7 @@ def status(path: Path, client_id: int) -> dict:
 def test_partial_payment_keeps_the_remainder_in_dunning(warehouse: Path) -> None:
     invoices = open_invoices(warehouse, 1)
 
-    assert invoices["INV-101"][:4] == (
-        Decimal("1000.00"), Decimal("0"), Decimal("600.00"), True
-    )
+    assert invoices["INV-101"][:4] == (Decimal("1000.00"), Decimal("0"), Decimal("600.00"), True)
     assert invoices["INV-102"][2:4] == (Decimal("75.50"), True)
     assert invoices["INV-103"][2:5] == (Decimal("310.25"), False, "1-30")
     totals = balance(warehouse, 1, "EUR")
@@ -358,8 +378,7 @@ def test_invoice_without_due_date_is_quarantined(warehouse: Path) -> None:
 def test_predue_lists_late_payers_only(warehouse: Path) -> None:
     rows = query(
         warehouse,
-        "select tranid, days_until_due, has_delivered_predue_alert "
-        "from marts.fct_predue_invoices",
+        "select tranid, days_until_due, has_delivered_predue_alert from marts.fct_predue_invoices",
     )
     assert rows == [("INV-1402", 10, False)]
     assert status(warehouse, 14)["is_late_payer"]
@@ -407,9 +426,7 @@ def test_cadence_is_eligible_again_fourteen_days_on(copy_of) -> None:
     work_dir, path = copy_of()
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AR_DUCKDB_PATH", str(path))
-        result = run_dbt(
-            ["run", "--select", "+fct_client_status"], NEXT_DAY, work_dir
-        )
+        result = run_dbt(["run", "--select", "+fct_client_status"], NEXT_DAY, work_dir)
     assert result.success, failed_nodes(result)
 
     assert status(path, 16)["is_cadence_eligible"]
@@ -425,9 +442,7 @@ def test_an_invoice_landed_twice_fails_the_uniqueness_test(copy_of) -> None:
     )
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AR_DUCKDB_PATH", str(path))
-        result = run_dbt(
-            ["test", "--select", "stg_netsuite__invoices"], AS_OF, work_dir
-        )
+        result = run_dbt(["test", "--select", "stg_netsuite__invoices"], AS_OF, work_dir)
 
     assert not result.success
     assert any(name.startswith("unique_") for name in failed_nodes(result))
