@@ -106,15 +106,24 @@ def test_am_is_named_and_credits_are_shown_as_applied(branding):
     assert "Credits already deducted above: €0.30" in email.text
 
 
-@pytest.mark.parametrize("language", ["en", "ja"])
+CAMPAIGN_PAUSED = {
+    "en": ("paused the campaigns", "campaigns paused"),
+    "ja": ("キャンペーンを一時停止", "キャンペーン一時停止"),
+    "de": ("Kampagnen für Ihr Konto pausiert", "Kampagnen pausiert"),
+    "fr": ("suspendu les campagnes", "campagnes suspendues"),
+    "es": ("pausado las campañas", "campañas en pausa"),
+}
+
+
+@pytest.mark.parametrize("language", catalog.email_languages(catalog.templates_dir()))
 def test_only_tier_3_says_campaigns_are_paused(branding, language):
-    marker = {"en": "paused the campaigns", "ja": "キャンペーンを一時停止"}[language]
+    body_marker, subject_marker = CAMPAIGN_PAUSED[language]
     base = dataclasses.replace(samples.h06_decimal_plan(), language=language)
     for tier in (1, 2, 3):
         email = render_client_email(dataclasses.replace(base, tier=tier), branding)
-        assert (marker in email.text and marker in email.html) == (tier == 3)
-    tier3 = render_client_email(dataclasses.replace(base, tier=3), branding)
-    assert ("campaigns paused" if language == "en" else "キャンペーン") in tier3.subject
+        assert email.language == language
+        assert (body_marker in email.text and body_marker in email.html) == (tier == 3)
+        assert (subject_marker in email.subject) == (tier == 3)
 
 
 def test_client_text_is_escaped_in_html_and_kept_on_one_line(branding):
