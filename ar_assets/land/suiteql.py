@@ -48,7 +48,9 @@ class IncompleteResultError(SuiteQLError):
     """The rows received differ from NetSuite's totalResults."""
 
 
-class _RetryableResponse(Exception):
+class SuiteQLUnavailableError(SuiteQLError):
+    """NetSuite answered 429 or 5xx (retried until the attempts run out)."""
+
     def __init__(self, status: int, detail: str):
         super().__init__(f"HTTP {status}: {detail}")
         self.status = status
@@ -180,8 +182,12 @@ class SuiteQLClient:
                 window, total, cut_short = self._window(query, after)
             except IncompleteResultError:
                 raise
+            except SuiteQLUnavailableError as error:
+                raise SuiteQLError(f"query {query.name}: {error}") from error
             except SuiteQLError as error:
                 raise type(error)(f"query {query.name}: {error}") from error
+            except httpx.TransportError as error:
+                raise SuiteQLError(f"query {query.name}: {error!r}") from error
             expected = total if expected is None else expected
             if not cut_short:
                 rows.extend(window)
@@ -230,7 +236,7 @@ class SuiteQLClient:
 
     def _post(self, sql: str, offset: int) -> dict:
         retrying = Retrying(
-            retry=retry_if_exception_type((_RetryableResponse, httpx.TransportError)),
+            retry=retry_if_exception_type((SuiteQLUnavailableError, httpx.TransportError)),
             wait=wait_random_exponential(
                 multiplier=self.backoff_seconds, max=self.backoff_max_seconds
             ),
@@ -259,7 +265,7 @@ class SuiteQLClient:
             if response.status_code == 401:
                 raise SuiteQLAuthError(f"NetSuite refused the login: {_error_detail(response)}")
         if response.status_code == 429 or response.status_code >= 500:
-            raise _RetryableResponse(response.status_code, _error_detail(response))
+            raise SuiteQLUnavailableError(response.status_code, _error_detail(response))
         if response.status_code >= 400:
             raise SuiteQLError(
                 f"NetSuite answered {response.status_code}: {_error_detail(response)}"
