@@ -1,6 +1,5 @@
 """Ops alert when a step of the daily run fails, so a silent day is impossible."""
 
-from __future__ import annotations
 
 from dagster import HookContext, failure_hook
 

@@ -6,7 +6,6 @@ the external call, then record delivered, failed or unknown. A row found in
 outcome is unknown, so it is marked unknown and raised to ops, never resent.
 """
 
-from __future__ import annotations
 
 import json
 from collections import Counter

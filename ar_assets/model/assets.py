@@ -6,7 +6,6 @@ Its structured events become Dagster materializations and asset checks through
 dagster-dbt's own event translation.
 """
 
-from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
@@ -17,6 +16,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_
 from dagster_dbt.asset_utils import get_subset_selection_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
+from ar_assets.ledger import ensure_ledger
 from ar_assets.model.project import DBT_PROJECT_DIR, dbt_project, dbt_vars
 from ar_assets.partitions import daily_partitions
 from ar_assets.resources import Warehouse
@@ -29,7 +29,8 @@ class WarehouseTranslator(DagsterDbtTranslator):
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+            table = dbt_resource_props.get("identifier") or dbt_resource_props["name"]
+            return AssetKey([dbt_resource_props["schema"], table])
         schema = dbt_resource_props.get("config", {}).get("schema") or dbt_resource_props["schema"]
         return AssetKey([schema, dbt_resource_props["name"]])
 
@@ -88,6 +89,9 @@ def dbt_models(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator
     if indirect:
         os.environ["DBT_INDIRECT_SELECTION"] = indirect
     os.environ["AR_DUCKDB_PATH"] = warehouse.resolved_path()
+    with warehouse.connect() as con:
+        # The ledger is a dbt source (cadence, holds); on a new warehouse it is empty.
+        ensure_ledger(con)
 
     args = [
         "build",

@@ -1,6 +1,5 @@
 """The day's notification plan as tables: plan.messages and ops.ledger rows."""
 
-from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import date

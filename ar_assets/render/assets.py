@@ -4,12 +4,11 @@ Rendered emails are written as .eml files with an HTML preview beside them, so
 a finance lead can read exactly what will leave before anything is sent.
 """
 
-from __future__ import annotations
 
 import json
 import os
 from collections import Counter
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -62,7 +61,7 @@ def sent_at_for(as_of_text: str, tz: str, at: str) -> datetime:
     """The Date header: the scheduled send time of the business date, in UTC."""
     hour, minute = (int(x) for x in at.split(":"))
     local = datetime.combine(datetime.fromisoformat(as_of_text).date(), time(hour, minute))
-    return local.replace(tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+    return local.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 @asset(
