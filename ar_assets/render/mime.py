@@ -18,6 +18,9 @@ from ar_assets.render.emails import RenderedEmail
 from ar_assets.render.views import one_line
 
 # One bare addr-spec: no display name, comment, list separator or whitespace.
+# TODO: accept internationalized addresses (UTF-8 local part, IDN domain),
+# because some Japanese clients may use them; remove when delivery negotiates
+# SMTPUTF8 and the plan stage validates addresses with email-validator.
 _DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?"
 _ADDR_SPEC = re.compile(rf"[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~-]+@{_DOMAIN}")
 _MESSAGE_KEY = re.compile(r"[A-Za-z0-9._-]+")
