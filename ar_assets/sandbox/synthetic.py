@@ -61,7 +61,7 @@ FUTURE_PAYMENT_DAYS = 60  # payments dated after as_of exist, so the clock can m
 SLOT_HIGH_VALUE, SLOT_MANUAL_HOLD, SLOT_HOLD_FUTURE, SLOT_HOLD_PAST = 5, 6, 7, 8
 SLOT_CUSTOMER_EMAIL_ONLY, SLOT_NO_ADDRESS, SLOT_NET_CREDIT = 9, 10, 11
 SLOT_NO_DUE_DATE, SLOT_ON_ACCOUNT, SLOT_INACTIVE, SLOT_DISPUTE = 12, 13, 14, 15
-SLOT_LATE, SLOT_CHRONIC, SLOT_ON_TIME = (16, 17, 18), (19, 20, 21), (22, 23)
+SLOT_LATE, SLOT_CHRONIC, SLOT_ON_TIME = (16, 17, 18, 20), (19,), (21, 22, 23)
 
 _WESTERN_STEMS = (
     "Northwind Bluebird Summit Harbor Granite Cedar Lumen Vertex Orion Maple Falcon Meridian "
@@ -230,7 +230,7 @@ class _Builder:
         elif slot in SLOT_ON_TIME:
             behaviour = "on_time"
         else:
-            behaviour = rng.choices(["on_time", "late", "chronic"], [55, 33, 12])[0]
+            behaviour = rng.choices(["on_time", "late", "chronic"], [55, 40, 5])[0]
         cycle = rng.choices([30, 91, 60], [60, 28, 12])[0]
         terms = rng.choices([30, 14, 45, 60], [70, 10, 10, 10])[0]
         lo, hi = RATE_RANGE[code]
