@@ -49,7 +49,11 @@ def parse_int(value: object) -> int:
 
 
 def _decimal_parser(scale: int) -> Callable[[object], Decimal]:
+    plain = re.compile(rf"-?\d+(?:\.\d{{1,{scale}}})?")
+
     def parse(value: object) -> Decimal:
+        if type(value) is str and plain.fullmatch(value):
+            return Decimal(value)  # the common case, already known to fit the scale
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             raise ParseError(f"not a decimal string: {value!r}")
         try:

@@ -322,7 +322,7 @@ class NetSuiteSandbox:
         faults = self.faults
         try:
             query = str((await request.json()).get("q", ""))
-        except ValueError:
+        except (ValueError, AttributeError):
             query = ""
         match = QUERY_NAME.search(query)
         record.query = match.group(1) if match else query[:60]
@@ -334,6 +334,8 @@ class NetSuiteSandbox:
         if faults.fail_statuses:
             status = faults.fail_statuses.pop(0)
             record.reason = "injected"
+            if status == 401:
+                return _error(401, _LOGIN_DETAIL, "INVALID_LOGIN")
             return _error(status, "Injected failure.", "UNEXPECTED_ERROR")
         record.reason = self.check_auth(request)
         if record.reason:
