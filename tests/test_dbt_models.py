@@ -126,6 +126,7 @@ INVOICES = [
         False,
     ),
     (1402, "INV-1402", 14, "EUR", "2026-05-27", "2026-06-26", "250.00", "0", None, False),
+    (1403, "INV-1403", 14, "EUR", "2026-05-21", "2026-06-20", "80.00", "0", None, False),
     (
         1501,
         "INV-1501",
@@ -152,12 +153,17 @@ CREDITS = [
     (9901, "CM-901", "CustCred", 9, "EUR", "-0.30", "0.30"),
 ]
 
-# Ledger rows: (key, as_of, channel, kind, client, status)
+# Ledger rows: (key, as_of, channel, kind, client, status, invoice_ids)
 LEDGER = [
-    ("k16", "2026-06-03", "email", "client_overdue", 16, "delivered"),
-    ("k17", "2026-06-02", "email", "client_overdue", 17, "delivered"),
-    ("k17-failed", "2026-06-10", "email", "client_overdue", 17, "failed"),
-    ("k17-chat", "2026-06-10", "chat", "am_overdue", 17, "delivered"),
+    ("k16", "2026-06-03", "email", "client_overdue", 16, "delivered", []),
+    ("k17", "2026-06-02", "email", "client_overdue", 17, "delivered", []),
+    ("k17-failed", "2026-06-10", "email", "client_overdue", 17, "failed", []),
+    ("k17-chat", "2026-06-10", "chat", "am_overdue", 17, "delivered", []),
+    ("k14-predue", "2026-06-15", "chat", "am_predue", 14, "delivered", ["INV-1402"]),
+    ("k16-hold", "2026-06-01", "campaign", "hold_placed", 16, "delivered", []),
+    ("k17-hold", "2026-05-01", "campaign", "hold_placed", 17, "delivered", []),
+    ("k17-lift", "2026-06-05", "campaign", "hold_lifted", 17, "delivered", []),
+    ("k01-alert", "2026-06-01", "chat", "hold_placed", 1, "delivered", []),
 ]
 
 
@@ -216,12 +222,12 @@ def _insert_raw(con: duckdb.DuckDBPyConnection) -> None:
             [credit_id, tranid, kind, cid, f"{kind}:A", currency, total, unapplied, AS_OF],
         )
     ensure_ledger(con)
-    for key, as_of, channel, kind, cid, status in LEDGER:
+    for key, as_of, channel, kind, cid, status, invoice_ids in LEDGER:
         con.execute(
             "insert into ops.ledger (message_key, as_of, channel, kind, "
-            "client_id, status, delivered_at) values (?, ?, ?, ?, ?, ?, "
-            "case when ? = 'delivered' then cast(? as timestamp) end)",
-            [key, as_of, channel, kind, cid, status, status, as_of],
+            "client_id, invoice_ids, status, delivered_at) values "
+            "(?, ?, ?, ?, ?, ?, ?, case when ? = 'delivered' then cast(? as timestamp) end)",
+            [key, as_of, channel, kind, cid, invoice_ids, status, status, as_of],
         )
 
 
@@ -378,9 +384,10 @@ def test_invoice_without_due_date_is_quarantined(warehouse: Path) -> None:
 def test_predue_lists_late_payers_only(warehouse: Path) -> None:
     rows = query(
         warehouse,
-        "select tranid, days_until_due, has_delivered_predue_alert from marts.fct_predue_invoices",
+        "select tranid, days_until_due, has_delivered_predue_alert "
+        "from marts.fct_predue_invoices order by tranid",
     )
-    assert rows == [("INV-1402", 10, False)]
+    assert rows == [("INV-1402", 10, True), ("INV-1403", 4, False)]
     assert status(warehouse, 14)["is_late_payer"]
     assert not status(warehouse, 15)["is_late_payer"]
 
@@ -393,6 +400,12 @@ def test_cadence_counts_from_the_last_delivered_email(warehouse: Path) -> None:
     assert str(c17["last_client_email_date"]) == "2026-06-02"
     assert c17["is_cadence_eligible"]
     assert status(warehouse, 1)["is_cadence_eligible"]
+
+
+def test_campaign_hold_is_active_until_a_delivered_lift(warehouse: Path) -> None:
+    assert status(warehouse, 16)["has_active_hold"]
+    assert not status(warehouse, 17)["has_active_hold"]
+    assert not status(warehouse, 1)["has_active_hold"]
 
 
 def test_billing_contacts_else_the_customer_email(warehouse: Path) -> None:

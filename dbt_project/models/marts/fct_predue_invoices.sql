@@ -26,9 +26,9 @@ ledger as (
 
 ),
 
--- invoice ids or document numbers named by pre-due alerts delivered on
--- earlier runs
-alerted_invoices as (
+-- document numbers (or ids) named by pre-due alerts delivered on earlier
+-- runs
+alerted_refs as (
 
     select distinct unnest(invoice_ids) as invoice_ref
 
@@ -56,6 +56,20 @@ in_window as (
 
 ),
 
+alerted_invoices as (
+
+    select distinct in_window.invoice_id
+
+    from in_window
+
+    inner join alerted_refs
+        on alerted_refs.invoice_ref in (
+            in_window.tranid,
+            cast(in_window.invoice_id as varchar)
+        )
+
+),
+
 final as (
 
     select
@@ -75,14 +89,7 @@ final as (
         in_window.credits_applied,
         in_window.remaining_amount,
         in_window.is_disputed,
-        exists (
-            select 1
-            from alerted_invoices
-            where
-                alerted_invoices.invoice_ref = in_window.tranid
-                or alerted_invoices.invoice_ref
-                = cast(in_window.invoice_id as varchar)
-        ) as has_delivered_predue_alert
+        alerted_invoices.invoice_id is not null as has_delivered_predue_alert
 
     from in_window
 
@@ -91,6 +98,9 @@ final as (
 
     left join customers
         on in_window.client_id = customers.client_id
+
+    left join alerted_invoices
+        on in_window.invoice_id = alerted_invoices.invoice_id
 
     where tiered.is_late_payer
 
