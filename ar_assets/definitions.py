@@ -63,7 +63,6 @@ def build_resources() -> dict:
         "warehouse": Warehouse(),
         "netsuite": NetSuiteResource(
             account_id=EnvVar("NETSUITE_ACCOUNT_ID"),
-            base_url=os.environ.get("NETSUITE_BASE_URL", ""),
             consumer_key=EnvVar("NETSUITE_CONSUMER_KEY"),
             consumer_secret=EnvVar("NETSUITE_CONSUMER_SECRET"),
             token_id=EnvVar("NETSUITE_TOKEN_ID"),

@@ -14,6 +14,7 @@ and masked in the UI:
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import httpx
@@ -35,8 +36,10 @@ class NetSuiteResource(ConfigurableResource):
 
     def resolved_base_url(self) -> str:
         """Returns the base URL: the override if set, else the account's REST host."""
-        if self.base_url:
-            return self.base_url.rstrip("/")
+        # Read at run time, so a process can point at a sandbox started after import.
+        override = self.base_url or os.environ.get("NETSUITE_BASE_URL", "")
+        if override:
+            return override.rstrip("/")
         if self.sandbox:
             raise ValueError("sandbox mode needs NETSUITE_BASE_URL (the sandbox server's URL)")
         return netsuite_base_url(self.account_id)

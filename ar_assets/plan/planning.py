@@ -136,16 +136,12 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
             inv for inv in invoices.get(cid, [])
             if inv["is_overdue"] and inv["currency_code"] in positive
         ]
-        reached = [
-            inv for inv in invoices.get(cid, [])
-            if int(inv["dpd"]) >= policy.overdue_threshold_days
-        ]
         if not invoices.get(cid) and not balances.get(cid):
             continue
         if not overdue:
-            if any(not inv["is_disputed"] for inv in reached):
+            if client.get("has_overdue_before_credits"):
                 reason = "net credit balance"
-            elif reached:
+            elif client.get("has_disputed_overdue"):
                 reason = "overdue invoices are disputed"
             else:
                 reason = "nothing overdue"
