@@ -95,11 +95,14 @@ def _sign_hmac_sha256(client, request) -> str:
     return base64.b64encode(digest).decode()
 
 
+# TODO: OAuth 2.0 client credentials (contract 1.7), because only token-based auth is
+# implemented; remove when an account that has no TBA integration must be landed.
 class NetSuiteOAuth1(httpx.Auth, ClientAuth):
     """authlib's OAuth 1.0a signer as an httpx auth, with HMAC-SHA256 (NetSuite's only method).
 
     The signature covers the method, URL and query parameters, never the JSON
-    body, and no body hash is sent; the body goes out untouched.
+    body, and no body hash is sent; the body goes out untouched (authlib's own
+    httpx integration sends an empty body for non-form requests).
     """
 
     SIGNATURE_METHODS = {**ClientAuth.SIGNATURE_METHODS, "HMAC-SHA256": _sign_hmac_sha256}

@@ -323,6 +323,8 @@ def _transaction_rows(ledger: SourceLedger) -> list[tuple]:
          i.exchangerate, i.total, i.is_disputed)
         for i in ledger.invoices
     ]
+    # TODO: credit memos and payments carry exchange rate 1, because the source model
+    # gives them no rate; remove when CreditMemo and Payment get an exchangerate field.
     for kind, docs in (("CustCred", ledger.credit_memos), ("CustPymt", ledger.payments)):
         rows.extend(
             (d.id, d.tranid, kind, d.entity, d.trandate, None, d.currency, Decimal(1),
