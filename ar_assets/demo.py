@@ -26,8 +26,8 @@ from ar_assets.sandbox.session import SandboxSession
 STAGES = {
     "netsuite_raw": "land",
     "dbt_models": "model",
-    "plan_messages": "plan",
-    "render_outgoing": "render",
+    "plan__messages": "plan",
+    "render__outgoing": "render",
 }
 
 
@@ -35,14 +35,17 @@ def day_summary(db_path: str, as_of: date) -> dict:
     """Counts what the ledger recorded for one business date."""
     with duckdb.connect(db_path, read_only=True) as con:
         rows = con.execute(
-            "select kind, status, reason, tier, client_id from ops.ledger where as_of = ?",
+            "select kind, status, reason, tier, channel from ops.ledger where as_of = ?",
             [as_of],
         ).fetchall()
         tiers = dict(
             con.execute("select tier, count(*) from marts.fct_client_status group by tier")
             .fetchall()
         )
-    delivered = Counter(kind for kind, status, *_ in rows if status == "delivered")
+    delivered = Counter(
+        kind for kind, status, _, _, channel in rows
+        if status == "delivered" and (channel != "chat" or kind.startswith("am_"))
+    )
     skips = Counter(
         (reason or "").split(":")[0]
         for kind, status, reason, *_ in rows
@@ -60,17 +63,11 @@ def day_summary(db_path: str, as_of: date) -> dict:
     }
 
 
-def stage_seconds(result) -> dict[str, float]:
-    """Wall seconds per stage of one in-process run, from its step events."""
-    started: dict[str, float] = {}
+def stage_seconds(session: SandboxSession, run_id: str) -> dict[str, float]:
+    """Seconds per stage (land, model, plan, render, deliver) of one run."""
     spent: dict[str, float] = defaultdict(float)
-    for event in result.all_events:
-        step = event.step_key or ""
-        if event.event_type_value == "STEP_START":
-            started[step] = event.timestamp
-        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and step in started:
-            stage = STAGES.get(step, "deliver")
-            spent[stage] += event.timestamp - started[step]
+    for step, seconds in session.step_seconds(run_id).items():
+        spent[STAGES.get(step, "deliver")] += seconds
     return dict(spent)
 
 
@@ -96,21 +93,12 @@ def print_day(as_of: date, s: dict, secs: dict[str, float]) -> None:
 
 def replay(session: SandboxSession, days: list[date], title: str) -> Counter:
     """Runs the daily job for each date in order; returns totals over the window."""
-    from dagster import DagsterInstance
-
-    from ar_assets.definitions import defs
-
-    job = defs.get_job_def("daily_ar_run")
-    instance = DagsterInstance.ephemeral()
     totals: Counter = Counter()
     print_header(title)
     for as_of in days:
-        session.set_clock(as_of)
-        result = job.execute_in_process(
-            partition_key=as_of.isoformat(), instance=instance, raise_on_error=False
-        )
+        result = session.run_day(as_of)
         summary = day_summary(session.duckdb_path, as_of)
-        print_day(as_of, summary, stage_seconds(result))
+        print_day(as_of, summary, stage_seconds(session, result.run_id))
         if not result.success:
             raise SystemExit(f"the daily run failed for {as_of}; see the ops alert in the outbox")
         for key in ("emails", "predue", "overdue_alerts", "holds"):

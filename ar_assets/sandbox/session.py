@@ -50,6 +50,7 @@ class SandboxSession:
         self.outbox_dir = str(workdir / "outbox")
         self.render_dir = str(workdir / "rendered")
         self._instance = None
+        self.log_level = os.environ.get("AR_LOG_LEVEL", "WARNING")
 
     def environment(self) -> dict[str, str]:
         creds = self.server.credentials
@@ -104,8 +105,26 @@ class SandboxSession:
             self._instance = DagsterInstance.ephemeral()
         job = defs.get_job_def("daily_ar_run")
         return job.execute_in_process(
-            partition_key=as_of.isoformat(), instance=self._instance, raise_on_error=False
+            partition_key=as_of.isoformat(),
+            instance=self._instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": self.log_level}}}},
         )
+
+    def step_seconds(self, run_id: str) -> dict[str, float]:
+        """Wall seconds per step of a finished run, from its event log."""
+        started: dict[str, float] = {}
+        spent: dict[str, float] = {}
+        for entry in self._instance.all_logs(run_id):
+            event = entry.dagster_event
+            if event is None or not event.step_key:
+                continue
+            if event.event_type_value == "STEP_START":
+                started[event.step_key] = entry.timestamp
+            elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE"):
+                begin = started.get(event.step_key, entry.timestamp)
+                spent[event.step_key] = entry.timestamp - begin
+        return spent
 
     def record_delivered(self, client_id: int, as_of: date, kind: str, tier: int = 1) -> str:
         """Records a message delivered on an earlier date, as a past run would have."""
