@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Failure
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Failure
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 from dagster_dbt.asset_utils import get_subset_selection_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
@@ -65,6 +65,8 @@ def run_dbt_in_process(args: list[str]) -> tuple[bool, list[dict], BaseException
     partitions_def=daily_partitions,
     project=dbt_project,
     name="dbt_models",
+    # Each business date builds on the ledger of the dates before it: one day per run.
+    backfill_policy=BackfillPolicy.multi_run(1),
 )
 def dbt_models(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
     """Builds and tests every model for the partition's business date.

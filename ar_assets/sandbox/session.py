@@ -103,7 +103,7 @@ class SandboxSession:
 
         if self._instance is None:
             self._instance = DagsterInstance.ephemeral()
-        job = defs.get_job_def("daily_ar_run")
+        job = defs.resolve_job_def("daily_ar_run")
         return job.execute_in_process(
             partition_key=as_of.isoformat(),
             instance=self._instance,
