@@ -14,13 +14,11 @@ from dagster import (
 )
 
 from ar_assets.alerts import ops_alert_on_failure
-from ar_assets.deliver.assets import (
-    deliver_campaign_holds,
-    deliver_chat_alerts,
-    deliver_client_emails,
-    deliver_hubspot_activities,
-)
+from ar_assets.deliver.campaign.assets import deliver_campaign_holds
 from ar_assets.deliver.channels import Outbox
+from ar_assets.deliver.chat.assets import deliver_chat_alerts
+from ar_assets.deliver.email.assets import deliver_client_emails
+from ar_assets.deliver.hubspot.assets import deliver_hubspot_activities
 from ar_assets.land.assets import netsuite_raw
 from ar_assets.land.resources import NetSuiteResource
 from ar_assets.model.assets import dbt_models
