@@ -17,7 +17,8 @@ from ar_assets.plan.messages import message_key
 @failure_hook(required_resource_keys={"warehouse", "outbox"})
 def ops_alert_on_failure(context: HookContext) -> None:
     """Posts one ops alert per failed step and business date, naming the step and error."""
-    partition = context.run.tags.get("dagster/partition") if context.run else None
+    run = context.instance.get_run_by_id(context.run_id)
+    partition = run.tags.get("dagster/partition") if run else None
     if not partition:
         return
     as_of = partition_date(partition)

@@ -14,10 +14,12 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def dbt_vars(as_of: str, policy: Policy | None = None) -> str:
-    """The --vars argument: the business date plus every policy rule."""
+def dbt_vars(policy: Policy | None = None) -> str:
+    """The --vars argument: every policy rule. The business date is not a var but a
+    row in ops.run_context, so vars stay the same from day to day and dbt's partial
+    parse survives a replay of many days."""
     policy = policy or load_policy()
-    return json.dumps({"as_of": as_of, **policy.dbt_vars()})
+    return json.dumps(policy.dbt_vars(), sort_keys=True)
 
 
 def prepare_manifest() -> Path:
@@ -28,7 +30,7 @@ def prepare_manifest() -> Path:
         "parse",
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--vars", dbt_vars("2000-01-01"),
+        "--vars", dbt_vars(),
         "--quiet",
     ]
     result = dbtRunner().invoke(args)

@@ -1,16 +1,22 @@
 {#- Policy vars arrive with every run (ar_assets/model/project.py passes
-    as_of and every key of policy.yaml). While dbt parses, a var it was not
+    every key of policy.yaml). While dbt parses, a var it was not
     given resolves to none; the checks below only run at execution. -#}
 
-{#- The business date of the run as a date literal. -#}
+{#- The business date of the run: the `as_of` var when given (unit tests,
+    hand runs), else the date the model step wrote to ops.run_context. -#}
 {% macro as_of_date() -%}
-    {%- set value = var('as_of') | string -%}
+    {%- set value = var('as_of', none) -%}
+    {%- if value is none -%}
+    (select as_of from {{ source('ops', 'run_context') }})
+    {%- else -%}
+    {%- set value = value | string -%}
     {%- if execute
         and not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
         {{ exceptions.raise_compiler_error(
             "var as_of must be 'YYYY-MM-DD', got '" ~ value ~ "'") }}
     {%- endif -%}
     date '{{ value }}'
+    {%- endif -%}
 {%- endmacro %}
 
 {#- A whole number of days (or tiers) from the policy. -#}
