@@ -18,6 +18,7 @@ from ar_assets.deliver.campaign.assets import deliver_campaign_holds
 from ar_assets.deliver.channels import Outbox
 from ar_assets.deliver.chat.assets import deliver_chat_alerts
 from ar_assets.deliver.email.assets import deliver_client_emails
+from ar_assets.deliver.email.smtp import smtp_sender_for_mode
 from ar_assets.deliver.hubspot.assets import deliver_hubspot_activities
 from ar_assets.land.assets import netsuite_raw
 from ar_assets.land.resources import NetSuiteResource
@@ -68,6 +69,7 @@ def build_resources() -> dict:
             sandbox=os.environ.get("AR_MODE", "sandbox") == "sandbox",
         ),
         "outbox": Outbox(),
+        "smtp": smtp_sender_for_mode(),
         "render_settings": RenderSettings(),
     }
 
