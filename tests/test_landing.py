@@ -100,9 +100,10 @@ def server() -> Iterator[tuple[NetSuiteSandbox, str]]:
 def land(sandbox: NetSuiteSandbox, base_url: str, con: duckdb.DuckDBPyConnection,
          as_of: date = AS_OF) -> LandStats:
     creds = sandbox.credentials
-    with SuiteQLClient(creds.account_id, creds.consumer_key, creds.consumer_secret,
-                       creds.token_id, creds.token_secret, base_url=base_url) as client:
-        return land_snapshot(client, con, as_of)
+    client = SuiteQLClient.with_token_auth(creds.account_id, creds.consumer_key,
+                                           creds.consumer_secret, creds.token_id,
+                                           creds.token_secret, base_url=base_url)
+    return land_snapshot(client, con, as_of)
 
 
 def table_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:

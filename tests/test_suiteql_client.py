@@ -72,7 +72,7 @@ def reset_sandbox(request) -> None:
 
 
 def client_for(base_url: str, creds: SandboxCredentials = CREDS, **overrides) -> SuiteQLClient:
-    return SuiteQLClient(
+    return SuiteQLClient.with_token_auth(
         account_id=creds.account_id,
         consumer_key=creds.consumer_key,
         consumer_secret=creds.consumer_secret,

@@ -11,6 +11,7 @@ from dagster import (
 
 from ar_assets.land.landing import RAW_TABLES, LandStats, land_snapshot
 from ar_assets.land.resources import NetSuiteResource
+from ar_assets.land.store import QUARANTINE_TABLE
 from ar_assets.partitions import daily_partitions, partition_date
 from ar_assets.resources import Warehouse
 
@@ -27,7 +28,11 @@ DESCRIPTIONS = {
     "netsuite_currencies": "One row per NetSuite currency: id, ISO code and name.",
     "netsuite_control_totals": "One row per currency: the open invoice amount NetSuite "
     "reports as of the run, for reconciling what landed.",
+    QUARANTINE_TABLE: "One row per source row that failed to parse on landing (a value "
+    "that is not a number, an ISO date or a T/F flag, or a required value missing), with "
+    "the reason and the row as received. These rows are not in the other raw tables.",
 }
+TABLES = [table.name for table in RAW_TABLES] + [QUARANTINE_TABLE]
 
 
 def raw_key(table: str) -> AssetKey:
@@ -38,46 +43,58 @@ def raw_key(table: str) -> AssetKey:
     name="netsuite_raw",
     specs=[
         AssetSpec(
-            raw_key(table.name),
-            description=DESCRIPTIONS[table.name],
+            raw_key(table),
+            description=DESCRIPTIONS[table],
             group_name="land",
             kinds={"netsuite", "duckdb"},
         )
-        for table in RAW_TABLES
+        for table in TABLES
     ],
     partitions_def=daily_partitions,
 )
 def netsuite_raw(
     context: AssetExecutionContext, warehouse: Warehouse, netsuite: NetSuiteResource
 ):
-    """Lands NetSuite as of the partition date into raw.netsuite_* (rows failing to
-    parse go to raw.netsuite_quarantine with a reason)."""
+    """Lands a complete snapshot of NetSuite as of the partition date into
+    raw.netsuite_*: in full weekly and for past dates, else the changes since the
+    last load merged into a kept copy (rows failing to parse go to
+    raw.netsuite_quarantine with a reason)."""
     as_of = partition_date(context.partition_key)
     if netsuite.sandbox:
         netsuite.set_sandbox_clock(as_of)
 
-    with netsuite.client() as client, warehouse.connect() as con:
-        stats = land_snapshot(client, con, as_of)
+    client = netsuite.client()
+    with warehouse.connect() as con:
+        stats = land_snapshot(client, con, as_of, netsuite.load_settings())
 
     context.log.info(
-        "landed %s rows in %d requests; %d quarantined",
+        "landed %s invoices and credits, %s rows in all (%s load: %s) in %d requests; "
+        "%d quarantined",
+        f"{stats.row_counts['netsuite_transactions']:,}",
         f"{sum(stats.row_counts.values()):,}",
+        stats.plan.mode,
+        stats.plan.reason,
         stats.requests,
         sum(stats.quarantined.values()),
     )
-    for table in RAW_TABLES:
-        yield MaterializeResult(
-            asset_key=raw_key(table.name), metadata=_metadata(table.name, stats)
-        )
+    for table in TABLES:
+        yield MaterializeResult(asset_key=raw_key(table), metadata=_metadata(table, stats))
 
 
 def _metadata(table: str, stats: LandStats) -> dict:
     metadata = {
         "as_of": MetadataValue.text(stats.as_of.isoformat()),
-        "dagster/row_count": MetadataValue.int(stats.row_counts[table]),
-        "quarantined_rows": MetadataValue.int(stats.quarantined[table]),
+        "load_mode": MetadataValue.text(stats.plan.mode),
+        "load_reason": MetadataValue.text(stats.plan.reason),
     }
+    if table == QUARANTINE_TABLE:
+        metadata["dagster/row_count"] = MetadataValue.int(sum(stats.quarantined.values()))
+        return metadata
+    metadata["dagster/row_count"] = MetadataValue.int(stats.row_counts[table])
+    metadata["quarantined_rows"] = MetadataValue.int(stats.quarantined[table])
+    metadata["rows_pulled"] = MetadataValue.int(stats.pulled[table])
     if table == "netsuite_transactions":
+        metadata["requests"] = MetadataValue.int(stats.requests)
         metadata["open_invoice_amount"] = MetadataValue.md(_totals_table(stats))
         for code, amount in stats.open_totals.items():
             metadata[f"open_{code}"] = MetadataValue.text(str(amount))

@@ -1,290 +1,208 @@
-"""Lands one SuiteQL snapshot into the typed `raw.netsuite_*` tables.
+"""Lands NetSuite as of a business date into the typed `raw.netsuite_*` tables.
 
-Every value arrives as a JSON string and is parsed here: money to Decimal
-(never float), ISO dates, T/F flags to booleans. A row with a value that does
-not parse, or without a required value, goes to `raw.netsuite_quarantine`
-with the reason instead; the rest of the batch lands. A missing due date is
-not a parse failure: the invoice lands with duedate NULL and the model
-quarantines it. Each run replaces the tables.
+Transactions and their lines are the large tables. The first load, every
+`full_snapshot_every_days` days (weekly by default), and any past partition
+pull the landed set in full; the days between pull only the documents modified
+since the last load's newest `lastmodifieddate`, less a safety lookback, and
+merge them into the copy in `netsuite_sync` (see store.py). Deletions leave no
+modification time, so the periodic full snapshot is what removes deleted
+documents, and an incremental load whose open AR differs from the source's
+control totals is redone in full at once. Customers, contacts, employees,
+currencies and control totals are small and read whole every run.
+
+A past partition (a backfill, or a replay going back in time) is loaded in full
+into raw only: the merged copy keeps standing at its latest date, and the next
+current-date run carries on incrementally from there.
+
+Everything is fetched before anything is written, and every table is written in
+one DuckDB transaction, so a failed run leaves the previous snapshot in place.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import duckdb
 
-from ar_assets.land import queries
-from ar_assets.land.bulk import insert_rows
-from ar_assets.land.suiteql import SuiteQLClient, SuiteQLQuery
+from ar_assets.land import store
+from ar_assets.land.parsing import (
+    RAW_TABLES,
+    Quarantined,
+    RawTable,
+    check_columns,
+    parse_items,
+    parse_money,
+)
+from ar_assets.land.suiteql import SuiteQLClient
+
+__all__ = ["RAW_TABLES", "LandStats", "LoadPlan", "LoadSettings", "land_snapshot",
+           "open_ar_differences", "parse_items", "parse_money", "plan_load"]
 
 log = logging.getLogger(__name__)
 
-RAW_SCHEMA = "raw"
-QUARANTINE_TABLE = "netsuite_quarantine"
-MONEY = "DECIMAL(38,6)"
-RATE = "DECIMAL(38,10)"
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
-_INTEGER = re.compile(r"-?\d+")
-
-
-class ParseError(ValueError):
-    pass
-
-
-def parse_int(value: object) -> int:
-    """Returns an integer from a JSON string or number."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
-        return int(value)
-    raise ParseError(f"not an integer: {value!r}")
-
-
-def _decimal_parser(scale: int) -> Callable[[object], Decimal]:
-    plain = re.compile(rf"-?\d+(?:\.\d{{1,{scale}}})?")
-
-    def parse(value: object) -> Decimal:
-        if type(value) is str and plain.fullmatch(value):
-            return Decimal(value)  # the common case, already known to fit the scale
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            raise ParseError(f"not a decimal string: {value!r}")
-        try:
-            number = Decimal(value) if not isinstance(value, str) else Decimal(value.strip())
-        except InvalidOperation as error:
-            raise ParseError(f"not a decimal: {value!r}") from error
-        if not number.is_finite():
-            raise ParseError(f"not a finite decimal: {value!r}")
-        if number.as_tuple().exponent < -scale:
-            raise ParseError(f"more than {scale} decimal places: {value!r}")
-        return number
-
-    return parse
-
-
-parse_money = _decimal_parser(6)
-parse_rate = _decimal_parser(10)
-
-
-def parse_iso_date(value: object) -> date:
-    """Returns the date of a 'YYYY-MM-DD' string."""
-    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ParseError(f"not an ISO date: {value!r}")
-
-
-def parse_iso_timestamp(value: object) -> datetime:
-    """Returns the datetime of a 'YYYY-MM-DD HH:MM:SS' string."""
-    if isinstance(value, str) and _ISO_TIMESTAMP.fullmatch(value):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            pass
-    raise ParseError(f"not an ISO timestamp: {value!r}")
-
-
-def parse_flag(value: object) -> bool:
-    """Returns True for 'T' and False for 'F'."""
-    if value in ("T", "F"):
-        return value == "T"
-    raise ParseError(f"not a T/F flag: {value!r}")
-
-
-def parse_text(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return str(value)
-    raise ParseError(f"not text: {value!r}")
+TRANSACTIONS, LINES = RAW_TABLES[0], RAW_TABLES[1]
+INCREMENTAL_TABLES = tuple(t for t in RAW_TABLES if t.incremental)
+WHOLE_TABLES = tuple(t for t in RAW_TABLES if not t.incremental)
 
 
 @dataclass(frozen=True)
-class Column:
-    name: str
-    sql_type: str
-    parse: Callable[[object], object]
-    required: bool = False
-
-
-def _col(name: str, sql_type: str, required: bool = False) -> Column:
-    parsers = {"BIGINT": parse_int, "INTEGER": parse_int, MONEY: parse_money, RATE: parse_rate,
-               "DATE": parse_iso_date, "TIMESTAMP": parse_iso_timestamp,
-               "BOOLEAN": parse_flag, "VARCHAR": parse_text}
-    return Column(name, sql_type, parsers[sql_type], required)
+class LoadSettings:
+    full_snapshot_every_days: int = 7
+    lookback_hours: int = 24
 
 
 @dataclass(frozen=True)
-class RawTable:
-    name: str
-    query: Callable[[date], SuiteQLQuery]
-    columns: tuple[Column, ...]
-
-
-RAW_TABLES = (
-    RawTable("netsuite_transactions", queries.transactions_query, (
-        _col("id", "BIGINT", True), _col("tranid", "VARCHAR", True),
-        _col("type", "VARCHAR", True), _col("entity", "BIGINT", True),
-        _col("status_code", "VARCHAR", True), _col("trandate", "DATE", True),
-        _col("duedate", "DATE"), _col("closedate", "DATE"),
-        _col("currency_code", "VARCHAR", True), _col("exchangerate", RATE),
-        _col("foreigntotal", MONEY, True), _col("foreignamountpaid", MONEY),
-        _col("foreignamountunpaid", MONEY), _col("foreignpaymentamountunused", MONEY),
-        _col("is_disputed", "BOOLEAN"), _col("lastmodifieddate", "TIMESTAMP"),
-    )),
-    RawTable("netsuite_transaction_lines", queries.transaction_lines_query, (
-        _col("transaction", "BIGINT", True), _col("linesequencenumber", "INTEGER", True),
-        _col("item", "VARCHAR"), _col("memo", "VARCHAR"), _col("quantity", MONEY),
-        _col("rate", MONEY), _col("foreignamount", MONEY, True),
-    )),
-    RawTable("netsuite_customers", lambda _: queries.customers_query(), (
-        _col("id", "BIGINT", True), _col("entityid", "VARCHAR"), _col("companyname", "VARCHAR"),
-        _col("email", "VARCHAR"), _col("language", "VARCHAR"),
-        _col("currency_code", "VARCHAR"), _col("subsidiary", "BIGINT"),
-        _col("salesrep", "BIGINT"), _col("isinactive", "BOOLEAN"),
-        _col("is_high_value", "BOOLEAN"), _col("is_manual_hold", "BOOLEAN"),
-        _col("hold_until", "DATE"),
-    )),
-    RawTable("netsuite_contacts", lambda _: queries.contacts_query(), (
-        _col("id", "BIGINT", True), _col("company", "BIGINT"), _col("firstname", "VARCHAR"),
-        _col("lastname", "VARCHAR"), _col("email", "VARCHAR"),
-        _col("contactrole", "VARCHAR"), _col("isinactive", "BOOLEAN"),
-    )),
-    RawTable("netsuite_employees", lambda _: queries.employees_query(), (
-        _col("id", "BIGINT", True), _col("firstname", "VARCHAR"), _col("lastname", "VARCHAR"),
-        _col("email", "VARCHAR"), _col("gchat_space", "VARCHAR"),
-    )),
-    RawTable("netsuite_currencies", lambda _: queries.currencies_query(), (
-        _col("id", "BIGINT", True), _col("symbol", "VARCHAR", True), _col("name", "VARCHAR"),
-    )),
-    RawTable("netsuite_control_totals", lambda _: queries.control_totals_query(), (
-        _col("currency_code", "VARCHAR", True), _col("open_amount", MONEY, True),
-    )),
-)
-
-
-@dataclass
-class Quarantined:
-    source_table: str
-    source_id: str | None
+class LoadPlan:
+    mode: str  # "full", "incremental" or "past"
     reason: str
-    payload: dict
-
-
-def parse_items(
-    table: RawTable, items: Iterable[dict]
-) -> tuple[list[tuple], list[Quarantined]]:
-    """Returns (typed rows in column order, quarantined items with their reasons)."""
-    rows: list[tuple] = []
-    bad: list[Quarantined] = []
-    for item in items:
-        values = []
-        problems = []
-        for column in table.columns:
-            raw = item.get(column.name)
-            if raw is None or (raw == "" and column.sql_type != "VARCHAR"):
-                if column.required:
-                    problems.append(f"{column.name}: missing")
-                values.append(None)
-                continue
-            try:
-                values.append(column.parse(raw))
-            except ParseError as error:
-                problems.append(f"{column.name}: {error}")
-        if problems:
-            source_id = item.get("id", item.get("transaction"))
-            reason = "; ".join(problems)
-            bad.append(Quarantined(table.name, None if source_id is None else str(source_id),
-                                   reason, item))
-        else:
-            rows.append(tuple(values))
-    return rows, bad
+    since: datetime | None = None
 
 
 @dataclass
 class LandStats:
     as_of: date
+    plan: LoadPlan
     row_counts: dict[str, int] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
+    pulled: dict[str, int] = field(default_factory=dict)
     open_totals: dict[str, Decimal] = field(default_factory=dict)
     control_totals: dict[str, Decimal] = field(default_factory=dict)
     requests: int = 0
+    windows: int = 0
+
+
+def plan_load(state: store.SyncState | None, as_of: date, settings: LoadSettings) -> LoadPlan:
+    """Decides how to load `as_of` given where the merged copy stands."""
+    if state is None or state.watermark is None:
+        return LoadPlan("full", "first load")
+    if as_of < state.as_of:
+        return LoadPlan("past", f"past partition; the merged copy stands at {state.as_of}")
+    age = (as_of - state.full_as_of).days
+    if age >= settings.full_snapshot_every_days:
+        return LoadPlan("full", f"last full snapshot {age} days ago (every "
+                                f"{settings.full_snapshot_every_days})")
+    since = state.watermark - timedelta(hours=settings.lookback_hours)
+    return LoadPlan("incremental", f"changes since {since:%Y-%m-%d %H:%M:%S} "
+                                   f"(lookback {settings.lookback_hours} h)", since)
+
+
+def open_ar_differences(
+    landed: dict[str, Decimal], control: dict[str, Decimal]
+) -> dict[str, tuple[Decimal, Decimal]]:
+    """Returns {currency: (landed, control)} for every currency where the two differ."""
+    zero = Decimal(0)
+    return {
+        code: (landed.get(code, zero), control.get(code, zero))
+        for code in sorted(set(landed) | set(control))
+        if landed.get(code, zero) != control.get(code, zero)
+    }
+
+
+def landed_open_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
+    """Returns the landed open invoice amount per currency (raw.netsuite_transactions)."""
+    return dict(con.execute(f"""
+        select currency_code, sum(foreignamountunpaid)
+        from {store.RAW_SCHEMA}.netsuite_transactions
+        where type = 'CustInvc' and status_code = 'CustInvc:A'
+        group by currency_code order by currency_code
+    """).fetchall())
+
+
+def control_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
+    """Returns the source's open invoice amount per currency (raw.netsuite_control_totals)."""
+    return dict(con.execute(
+        f"select currency_code, open_amount from {store.RAW_SCHEMA}.netsuite_control_totals "
+        "order by currency_code"
+    ).fetchall())
 
 
 def land_snapshot(
-    client: SuiteQLClient, con: duckdb.DuckDBPyConnection, as_of: date
+    client: SuiteQLClient, con: duckdb.DuckDBPyConnection, as_of: date,
+    settings: LoadSettings | None = None,
 ) -> LandStats:
-    """Lands the source as of `as_of` into raw.netsuite_*; returns counts and totals.
+    """Lands the source as of `as_of` into raw.netsuite_*; returns counts and totals."""
+    settings = settings or LoadSettings()
+    state = store.read_state(con)
+    plan = plan_load(state, as_of, settings)
+    stats = _land(client, con, as_of, plan, state)
+    differences = open_ar_differences(stats.open_totals, stats.control_totals)
+    if plan.mode == "incremental" and differences:
+        codes = ", ".join(differences)
+        log.warning("incremental load differs from the source's control totals in %s; "
+                    "reloading in full", codes)
+        requests = stats.requests
+        stats = _land(client, con, as_of,
+                      LoadPlan("full", f"incremental load differed in {codes}"), state)
+        stats.requests += requests
+    log.info("landed %s: %s (%s); %s quarantined", as_of, plan.mode, stats.plan.reason,
+             sum(stats.quarantined.values()))
+    return stats
 
-    Everything is fetched before anything is written, and the tables are
-    replaced in one DuckDB transaction, so a failed run leaves the previous
-    snapshot in place.
-    """
-    stats = LandStats(as_of)
-    parsed: list[tuple[RawTable, list[tuple]]] = []
-    quarantine: list[Quarantined] = []
-    for table in RAW_TABLES:
-        result = client.fetch(table.query(as_of))
+
+def _land(
+    client: SuiteQLClient, con: duckdb.DuckDBPyConnection, as_of: date, plan: LoadPlan,
+    state: store.SyncState | None,
+) -> LandStats:
+    stats = LandStats(as_of, plan)
+    results = client.fetch_all([
+        table.query(as_of, plan.since if table.incremental else None) for table in RAW_TABLES
+    ])
+    parsed: dict[str, list[tuple]] = {}
+    bad: dict[str, list[Quarantined]] = {}
+    for table, result in zip(RAW_TABLES, results):
+        check_columns(table, result.name, result.rows)
+        parsed[table.name], bad[table.name] = parse_items(table, result.rows)
+        stats.pulled[table.name] = len(result.rows)
         stats.requests += result.requests
-        rows, bad = parse_items(table, result.rows)
-        parsed.append((table, rows))
-        quarantine.extend(bad)
-        stats.row_counts[table.name] = len(rows)
-        stats.quarantined[table.name] = len(bad)
+        stats.windows += result.windows
 
     landed_at = datetime.now(UTC).replace(tzinfo=None)
+    incremental_bad = [q for t in INCREMENTAL_TABLES for q in bad[t.name]]
     con.execute("begin transaction")
     try:
-        con.execute(f"create schema if not exists {RAW_SCHEMA}")
-        for table, rows in parsed:
-            _replace_table(con, table.name, [(c.name, c.sql_type) for c in table.columns],
-                           [row + (as_of, landed_at) for row in rows])
-        _replace_table(
-            con, QUARANTINE_TABLE,
-            [("source_table", "VARCHAR"), ("source_id", "VARCHAR"), ("reason", "VARCHAR"),
-             ("payload", "JSON")],
-            [(q.source_table, q.source_id, q.reason, json.dumps(q.payload, default=str),
-              as_of, landed_at) for q in quarantine],
-        )
+        store.ensure_schemas(con)
+        if plan.mode == "incremental":
+            store.merge_changes(con, TRANSACTIONS, LINES, parsed, incremental_bad)
+            source = store.SYNC_SCHEMA
+        else:
+            source = store.SYNC_SCHEMA if plan.mode == "full" else "temp"
+            store.replace_copy(con, source, INCREMENTAL_TABLES, parsed, incremental_bad)
+        store.materialize_snapshot(con, source, TRANSACTIONS, LINES, as_of, landed_at)
+        for table in WHOLE_TABLES:
+            store.land_table(con, table, parsed[table.name], as_of, landed_at)
+        store.add_quarantine(con, [q for t in WHOLE_TABLES for q in bad[t.name]], as_of,
+                             landed_at)
+        stats.open_totals = landed_open_totals(con)
+        stats.control_totals = control_totals(con)
+        if plan.mode == "incremental" and open_ar_differences(stats.open_totals,
+                                                              stats.control_totals):
+            con.execute("rollback")
+            return stats
+        if plan.mode != "past":
+            full_as_of = as_of if plan.mode == "full" or state is None else state.full_as_of
+            store.write_state(con, as_of, full_as_of)
+        _count(con, stats)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
-
-    stats.open_totals = _open_totals(con)
-    stats.control_totals = dict(
-        con.execute(f"select currency_code, open_amount from {RAW_SCHEMA}.netsuite_control_totals"
-                    " order by currency_code").fetchall()
-    )
-    for table in RAW_TABLES:
-        log.info("landed %d rows into %s.%s (%d quarantined)", stats.row_counts[table.name],
-                 RAW_SCHEMA, table.name, stats.quarantined[table.name])
     return stats
 
 
-def _replace_table(
-    con: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[str, str]], rows: list[tuple]
-) -> None:
-    columns = columns + [("as_of", "DATE"), ("landed_at", "TIMESTAMP")]
-    ddl = ", ".join(f'"{column}" {sql_type}' for column, sql_type in columns)
-    con.execute(f"create or replace table {RAW_SCHEMA}.{name} ({ddl})")
-    insert_rows(con, f"{RAW_SCHEMA}.{name}", columns, rows)
+def _count(con: duckdb.DuckDBPyConnection, stats: LandStats) -> None:
+    quarantined = dict(con.execute(
+        f"select source_table, count(*) from {store.RAW_SCHEMA}.{store.QUARANTINE_TABLE} "
+        "group by source_table"
+    ).fetchall())
+    for table in RAW_TABLES:
+        stats.row_counts[table.name] = con.execute(
+            f"select count(*) from {store.RAW_SCHEMA}.{table.name}"
+        ).fetchone()[0]
+        stats.quarantined[table.name] = quarantined.get(table.name, 0)
 
 
-def _open_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
-    """Returns the landed open invoice amount per currency."""
-    return dict(con.execute(f"""
-        select currency_code, sum(foreignamountunpaid)
-        from {RAW_SCHEMA}.netsuite_transactions
-        where type = 'CustInvc' and status_code = 'CustInvc:A'
-        group by currency_code order by currency_code
-    """).fetchall())
+def raw_table(name: str) -> RawTable:
+    return next(t for t in RAW_TABLES if t.name == name)

@@ -5,11 +5,16 @@ rows), requests dates as ISO text through TO_CHAR (raw dates follow the token
 user's format preference), and opens with a `/* q:<name> */` comment so logs
 and the sandbox can tell queries apart. Keyed queries carry `{after}` so the
 client can narrow past SuiteQL's 100,000-row ceiling.
+
+Transactions and their lines come in two forms: the landed set as of a date
+(a full snapshot), and every posting document modified since a time (an
+incremental pull, whatever its status, so payments, voids and closures are
+seen).
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from ar_assets.land.suiteql import SuiteQLQuery
 
@@ -20,6 +25,14 @@ PAID_HISTORY_DAYS = 400
 
 def _iso(column: str) -> str:
     return f"TO_CHAR({column}, 'YYYY-MM-DD')"
+
+
+def _modified_since_filter(since: datetime) -> str:
+    """Returns the predicate on `t` for posting AR documents modified at or after `since`."""
+    stamp = since.strftime("%Y-%m-%d %H:%M:%S")
+    return f"""t.posting = 'T'
+  AND t.type IN ('CustInvc', 'CustCred', 'CustPymt')
+  AND t.lastmodifieddate >= TO_TIMESTAMP('{stamp}', 'YYYY-MM-DD HH24:MI:SS')"""
 
 
 def _landed_transaction_filter(as_of: date) -> str:
@@ -35,8 +48,10 @@ def _landed_transaction_filter(as_of: date) -> str:
   )"""
 
 
-def transactions_query(as_of: date) -> SuiteQLQuery:
-    """Returns the query for open invoices, credits, payments and recently paid invoices."""
+def transactions_query(as_of: date, since: datetime | None = None) -> SuiteQLQuery:
+    """Returns the query for open invoices, credits, payments and recently paid invoices,
+    or, with `since`, for every AR document modified since then."""
+    where = _landed_transaction_filter(as_of) if since is None else _modified_since_filter(since)
     sql = f"""/* q:transactions */
 SELECT
   t.id,
@@ -54,17 +69,20 @@ SELECT
   t.foreignamountunpaid,
   t.foreignpaymentamountunused,
   t.custbody_ar_disputed AS is_disputed,
+  t.voided AS is_voided,
   TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodifieddate
 FROM transaction t
 JOIN currency cur ON cur.id = t.currency
-WHERE {_landed_transaction_filter(as_of)}
+WHERE {where}
   AND t.id > {{after}}
 ORDER BY t.id"""
-    return SuiteQLQuery("transactions", sql, key="id")
+    return SuiteQLQuery("transactions", sql, order=("id",), key="id")
 
 
-def transaction_lines_query(as_of: date) -> SuiteQLQuery:
-    """Returns the query for the item lines (non-main lines) of landed invoices."""
+def transaction_lines_query(as_of: date, since: datetime | None = None) -> SuiteQLQuery:
+    """Returns the query for the item lines (non-main lines) of landed invoices, or,
+    with `since`, of every invoice modified since then."""
+    where = _landed_transaction_filter(as_of) if since is None else _modified_since_filter(since)
     sql = f"""/* q:transaction_lines */
 SELECT
   tl.transaction,
@@ -78,10 +96,11 @@ FROM transactionline tl
 JOIN transaction t ON t.id = tl.transaction
 WHERE tl.mainline = 'F'
   AND t.type = 'CustInvc'
-  AND {_landed_transaction_filter(as_of)}
+  AND {where}
   AND tl.transaction > {{after}}
 ORDER BY tl.transaction, tl.linesequencenumber"""
-    return SuiteQLQuery("transaction_lines", sql, key="transaction")
+    return SuiteQLQuery("transaction_lines", sql, order=("transaction", "linesequencenumber"),
+                        key="transaction")
 
 
 def customers_query() -> SuiteQLQuery:
@@ -103,7 +122,7 @@ FROM customer c
 LEFT JOIN currency cur ON cur.id = c.currency
 WHERE c.id > {{after}}
 ORDER BY c.id"""
-    return SuiteQLQuery("customers", sql, key="id")
+    return SuiteQLQuery("customers", sql, order=("id",), key="id")
 
 
 def contacts_query() -> SuiteQLQuery:
@@ -119,7 +138,7 @@ SELECT
 FROM contact ct
 WHERE ct.id > {after}
 ORDER BY ct.id"""
-    return SuiteQLQuery("contacts", sql, key="id")
+    return SuiteQLQuery("contacts", sql, order=("id",), key="id")
 
 
 def employees_query() -> SuiteQLQuery:
@@ -133,7 +152,7 @@ SELECT
 FROM employee e
 WHERE e.id > {after}
 ORDER BY e.id"""
-    return SuiteQLQuery("employees", sql, key="id")
+    return SuiteQLQuery("employees", sql, order=("id",), key="id")
 
 
 def currencies_query() -> SuiteQLQuery:
@@ -141,7 +160,7 @@ def currencies_query() -> SuiteQLQuery:
 SELECT cur.id, cur.symbol, cur.name
 FROM currency cur
 ORDER BY cur.id"""
-    return SuiteQLQuery("currencies", sql)
+    return SuiteQLQuery("currencies", sql, order=("id",))
 
 
 def control_totals_query() -> SuiteQLQuery:
@@ -158,4 +177,4 @@ WHERE t.type = 'CustInvc'
   AND BUILTIN.CF(t.status) = 'CustInvc:A'
 GROUP BY cur.symbol
 ORDER BY cur.symbol"""
-    return SuiteQLQuery("control_totals", sql)
+    return SuiteQLQuery("control_totals", sql, order=("currency_code",))

@@ -1,43 +1,51 @@
-"""A SuiteQL client: token-based auth, paging, retries and a row-count check.
+"""A SuiteQL client that lands every row or fails loudly, naming the query and window.
 
-Requests are signed with OAuth 1.0a HMAC-SHA256 (authlib), with the URL's
-limit/offset in the signature and the account id as realm. Pages hold 1,000
-rows, SuiteQL's ceiling. A query can return at most 100,000 rows, so queries
-that carry a key column are narrowed by key ranges instead of paging past it.
-Every fetch checks that the rows received equal NetSuite's `totalResults`.
-Values are returned as NetSuite sent them (strings); parsing is landing's job.
+Pages hold 1,000 rows, SuiteQL's ceiling, and every query orders by a unique
+key (paging without one can skip or repeat rows). A query returns at most
+100,000 rows, so a query that can match more walks keyset windows
+(`key > last key seen`) instead of paging past the ceiling. Within a window
+the pages are fetched concurrently, at most `concurrency` in flight (NetSuite
+shares a small per-account limit between every integration; 2 is our share).
+
+Every window is checked: each page's rows against its `count`, full pages
+before the last, the rows received against `totalResults`, and the keys
+strictly increasing. A `hasMore` that disagrees with `totalResults` is probed
+rather than trusted. 429, 5xx and timeouts are retried with jittered
+exponential backoff; a 401 is retried once with a fresh nonce (or token).
+Values come back as NetSuite sent them (strings); parsing is landing's job.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import asyncio
 import json
 import logging
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
 import httpx
-from authlib.oauth1 import ClientAuth
-from authlib.oauth1.rfc5849.signature import generate_signature_base_string
-from authlib.oauth1.rfc5849.util import escape
 from tenacity import (
-    Retrying,
+    AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
     wait_random_exponential,
 )
+
+from ar_assets.land.auth import TokenBasedAuth, netsuite_base_url
 
 log = logging.getLogger(__name__)
 
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 PAGE_SIZE = 1000  # SuiteQL's largest page
 RESULT_CEILING = 100_000  # SuiteQL returns no row past this offset
+DEFAULT_CONCURRENCY = 2  # our share of NetSuite's per-account concurrency limit
+_UNKNOWN_IDENTIFIER = re.compile(r"Unknown identifier '([^']+)'", re.IGNORECASE)
 
 
 class SuiteQLError(Exception):
-    """NetSuite refused a request; the message carries its error detail."""
+    """NetSuite refused a request or a query; the message carries its error detail."""
 
 
 class SuiteQLAuthError(SuiteQLError):
@@ -45,7 +53,11 @@ class SuiteQLAuthError(SuiteQLError):
 
 
 class IncompleteResultError(SuiteQLError):
-    """The rows received differ from NetSuite's totalResults."""
+    """The rows received differ from what NetSuite said it holds."""
+
+
+class SchemaDriftError(SuiteQLError):
+    """A column a query relies on is gone, renamed or new at the source."""
 
 
 class SuiteQLUnavailableError(SuiteQLError):
@@ -60,13 +72,15 @@ class SuiteQLUnavailableError(SuiteQLError):
 class SuiteQLQuery:
     """A named SuiteQL text.
 
-    With `key`, the text holds an `{after}` placeholder inside a predicate such
-    as `t.id > {after}`, and `key` names the integer result column it bounds;
-    the client then narrows large results by key ranges.
+    `order` names the result columns of its ORDER BY, which together are
+    unique. With `key`, the text holds an `{after}` placeholder inside a
+    predicate such as `t.id > {after}`, and `key` names the integer result
+    column it bounds; the client then walks key windows past the ceiling.
     """
 
     name: str
     sql: str
+    order: tuple[str, ...] = ()
     key: str | None = None
 
     def text(self, after: int = -1) -> str:
@@ -80,37 +94,16 @@ class QueryResult:
     rows: list[dict[str, object]]
     total_results: int
     requests: int
+    windows: int = 1
 
 
-def netsuite_base_url(account_id: str) -> str:
-    """Returns the REST host for an account id (`1234567_SB1` -> `https://1234567-sb1...`)."""
-    host = account_id.strip().lower().replace("_", "-")
-    return f"https://{host}.suitetalk.api.netsuite.com"
-
-
-def _sign_hmac_sha256(client, request) -> str:
-    base_string = generate_signature_base_string(request)
-    key = f"{escape(client.client_secret or '')}&{escape(client.token_secret or '')}"
-    digest = hmac.new(key.encode(), base_string.encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-# TODO: OAuth 2.0 client credentials (contract 1.7), because only token-based auth is
-# implemented; remove when an account that has no TBA integration must be landed.
-class NetSuiteOAuth1(httpx.Auth, ClientAuth):
-    """authlib's OAuth 1.0a signer as an httpx auth, with HMAC-SHA256 (NetSuite's only method).
-
-    The signature covers the method, URL and query parameters, never the JSON
-    body, and no body hash is sent; the body goes out untouched (authlib's own
-    httpx integration sends an empty body for non-form requests).
-    """
-
-    SIGNATURE_METHODS = {**ClientAuth.SIGNATURE_METHODS, "HMAC-SHA256": _sign_hmac_sha256}
-
-    def auth_flow(self, request: httpx.Request):
-        _, headers, _ = self.sign(request.method, str(request.url), {}, b"")
-        request.headers["Authorization"] = headers["Authorization"]
-        yield request
+@dataclass
+class _Page:
+    offset: int
+    items: list[dict]
+    total: int
+    count: int
+    has_more: bool
 
 
 def _error_detail(response: httpx.Response) -> str:
@@ -121,76 +114,84 @@ def _error_detail(response: httpx.Response) -> str:
         return response.text[:500]
 
 
+def _sort_key(value: object) -> tuple[int, object]:
+    text = str(value)
+    return (0, int(text)) if text.lstrip("-").isdigit() else (1, text)
+
+
 class SuiteQLClient:
-    """Runs SuiteQL queries against one NetSuite account."""
+    """Runs SuiteQL queries against one NetSuite account (or the sandbox)."""
 
     def __init__(
         self,
-        account_id: str,
-        consumer_key: str,
-        consumer_secret: str,
-        token_id: str,
-        token_secret: str,
-        base_url: str | None = None,
+        base_url: str,
+        auth: httpx.Auth,
+        *,
         page_size: int = PAGE_SIZE,
         result_ceiling: int = RESULT_CEILING,
-        timeout: float = 300.0,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        timeout: float = 120.0,
         max_attempts: int = 6,
         backoff_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,
     ):
-        self.base_url = (base_url or netsuite_base_url(account_id)).rstrip("/")
+        if result_ceiling % page_size:
+            raise ValueError("the result ceiling must be a multiple of the page size")
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
         self.page_size = page_size
         self.result_ceiling = result_ceiling
+        self.concurrency = max(1, concurrency)
+        self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.backoff_max_seconds = backoff_max_seconds
         self.requests = 0
-        auth = NetSuiteOAuth1(
-            client_id=consumer_key,
-            client_secret=consumer_secret,
-            token=token_id,
-            token_secret=token_secret,
-            signature_method="HMAC-SHA256",
-            realm=account_id,
-        )
-        self._http = httpx.Client(
-            auth=auth,
-            timeout=httpx.Timeout(timeout, connect=30.0),
-            headers={"Prefer": "transient", "Content-Type": "application/json"},
-        )
+        self._http: httpx.AsyncClient | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def with_token_auth(
+        cls, account_id: str, consumer_key: str, consumer_secret: str, token_id: str,
+        token_secret: str, base_url: str | None = None, **options,
+    ) -> SuiteQLClient:
+        """Returns a client signing with token-based auth (OAuth 1.0a)."""
+        auth = TokenBasedAuth(account_id, consumer_key, consumer_secret, token_id, token_secret)
+        return cls(base_url or netsuite_base_url(account_id), auth, **options)
 
     def __enter__(self) -> SuiteQLClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
+        return None
 
     def fetch(self, query: SuiteQLQuery) -> QueryResult:
-        """Returns every row of the query, or raises naming it.
+        """Returns every row of one query, or raises naming it."""
+        return self.fetch_all([query])[0]
 
-        Raises IncompleteResultError when the rows received differ from
-        totalResults, or when more than the ceiling match and the query has
-        no key to narrow by.
-        """
-        started_requests = self.requests
+    def fetch_all(self, queries: Sequence[SuiteQLQuery]) -> list[QueryResult]:
+        """Returns every row of each query, fetched together under the concurrency cap."""
+        return asyncio.run(self.fetch_many(queries))
+
+    async def fetch_many(self, queries: Sequence[SuiteQLQuery]) -> list[QueryResult]:
+        limits = httpx.Limits(max_connections=self.concurrency + 1)
+        timeout = httpx.Timeout(self.timeout, connect=30.0)
+        headers = {"Prefer": "transient", "Content-Type": "application/json"}
+        async with httpx.AsyncClient(auth=self.auth, timeout=timeout, limits=limits,
+                                     headers=headers) as http:
+            self._http, self._slots = http, asyncio.Semaphore(self.concurrency)
+            try:
+                return list(await asyncio.gather(*(self._fetch(q) for q in queries)))
+            finally:
+                self._http, self._slots = None, None
+
+    async def _fetch(self, query: SuiteQLQuery) -> QueryResult:
+        started = self.requests
         rows: list[dict[str, object]] = []
         expected: int | None = None
-        after = -1
+        after, number = -1, 1
         while True:
-            try:
-                window, total, cut_short = self._window(query, after)
-            except IncompleteResultError:
-                raise
-            except SuiteQLUnavailableError as error:
-                raise SuiteQLError(f"query {query.name}: {error}") from error
-            except SuiteQLError as error:
-                raise type(error)(f"query {query.name}: {error}") from error
-            except httpx.TransportError as error:
-                raise SuiteQLError(f"query {query.name}: {error!r}") from error
+            window, total, cut_short = await self._window(query, after, number)
             expected = total if expected is None else expected
             if not cut_short:
                 rows.extend(window)
@@ -208,73 +209,152 @@ class SuiteQLClient:
                     f"query {query.name}: one {query.key} holds a whole window of rows"
                 )
             rows.extend(kept)
-            after = anchor - 1
+            after, number = anchor - 1, number + 1
 
-        requests = self.requests - started_requests
+        self._check_order(query, rows)
         if len(rows) != expected:
             raise IncompleteResultError(
-                f"query {query.name}: received {len(rows)} rows but NetSuite "
-                f"reported totalResults {expected}"
+                f"query {query.name}: received {len(rows)} rows over {number} windows but "
+                f"NetSuite reported totalResults {expected} (did the source change mid-read?)"
             )
-        log.info("query %s: %d rows in %d requests", query.name, len(rows), requests)
-        return QueryResult(query.name, rows, expected, requests)
+        requests = self.requests - started
+        log.info("query %s: %s rows in %d requests (%d windows)", query.name,
+                 f"{len(rows):,}", requests, number)
+        return QueryResult(query.name, rows, expected, requests, number)
 
-    def _window(self, query: SuiteQLQuery, after: int) -> tuple[list[dict], int, bool]:
-        """Pages one query text; returns (rows, totalResults, cut short at the ceiling)."""
+    async def _window(
+        self, query: SuiteQLQuery, after: int, number: int
+    ) -> tuple[list[dict], int, bool]:
+        """Fetches one window's pages; returns (rows, totalResults, cut short at the ceiling)."""
         sql = query.text(after)
-        log.debug("query %s: %s", query.name, sql)
-        rows: list[dict] = []
-        offset = 0
-        while True:
-            page = self._post(sql, offset)
-            for item in page.get("items", []):
-                item.pop("links", None)
-                rows.append(item)
-            total = int(page.get("totalResults", len(rows)))
-            offset += self.page_size
-            if not page.get("hasMore"):
-                return rows, total, False
-            if offset >= self.result_ceiling:
-                return rows, total, True
+        label = f"query {query.name}"
+        if query.key:
+            label += f", window {number} ({query.key} > {after})"
+        log.debug("%s: %s", label, sql)
 
-    def _post(self, sql: str, offset: int) -> dict:
-        retrying = Retrying(
+        first = await self._page(sql, 0, label)
+        in_window = min(first.total, self.result_ceiling)
+        offsets = range(self.page_size, in_window, self.page_size)
+        pages = [first, *await asyncio.gather(*(self._page(sql, o, label) for o in offsets))]
+
+        for page in pages:
+            if page.total != first.total:
+                raise IncompleteResultError(
+                    f"{label}: totalResults changed from {first.total} to {page.total} "
+                    f"at offset {page.offset}"
+                )
+            if page.count != len(page.items):
+                raise IncompleteResultError(
+                    f"{label}: page at offset {page.offset} says count {page.count} "
+                    f"but holds {len(page.items)} rows"
+                )
+            expected = min(self.page_size, in_window - page.offset)
+            if len(page.items) != expected:
+                raise IncompleteResultError(
+                    f"{label}: page at offset {page.offset} holds {len(page.items)} rows, "
+                    f"expected {expected} of totalResults {first.total}"
+                )
+        rows = [item for page in pages for item in page.items]
+        if len(rows) != in_window:
+            raise IncompleteResultError(
+                f"{label}: received {len(rows)} rows but NetSuite reported "
+                f"totalResults {first.total}"
+            )
+        await self._probe_past_the_end(sql, pages[-1], label)
+        return rows, first.total, first.total > self.result_ceiling
+
+    async def _probe_past_the_end(self, sql: str, last: _Page, label: str) -> None:
+        """Checks a last page that claims more rows than totalResults counts."""
+        following = last.offset + self.page_size
+        if not last.has_more or last.total > self.result_ceiling:
+            return  # agrees, or a cut-short window that the next window reads on from
+        if following >= self.result_ceiling:
+            raise IncompleteResultError(
+                f"{label}: hasMore says rows follow the ceiling's last page although "
+                f"totalResults is {last.total}"
+            )
+        probe = await self._page(sql, following, label)
+        if probe.items:
+            raise IncompleteResultError(
+                f"{label}: rows beyond totalResults {last.total} at offset {following}"
+            )
+        log.warning("%s: hasMore was true on the last page; nothing followed", label)
+
+    def _check_order(self, query: SuiteQLQuery, rows: list[dict]) -> None:
+        if not query.order:
+            return
+        previous = None
+        for row in rows:
+            current = tuple(_sort_key(row.get(column)) for column in query.order)
+            if previous is not None and current <= previous:
+                shown = ", ".join(f"{c}={row.get(c)}" for c in query.order)
+                raise IncompleteResultError(
+                    f"query {query.name}: rows out of order or repeated at {shown}; paging "
+                    f"would skip or duplicate rows"
+                )
+            previous = current
+
+    async def _page(self, sql: str, offset: int, label: str) -> _Page:
+        try:
+            body = await self._post(sql, offset)
+        except SuiteQLUnavailableError as error:
+            raise SuiteQLError(f"{label}: {error}") from error
+        except SuiteQLError as error:
+            raise type(error)(f"{label}: {error}") from error
+        except httpx.TransportError as error:
+            raise SuiteQLError(f"{label}: {error!r} at offset {offset}") from error
+        items = body.get("items") or []
+        for item in items:
+            item.pop("links", None)
+        total = int(body.get("totalResults", len(items)))
+        return _Page(offset, items, total, int(body.get("count", len(items))),
+                     bool(body.get("hasMore")))
+
+    async def _post(self, sql: str, offset: int) -> dict:
+        retrying = AsyncRetrying(
             retry=retry_if_exception_type((SuiteQLUnavailableError, httpx.TransportError)),
             wait=wait_random_exponential(
                 multiplier=self.backoff_seconds, max=self.backoff_max_seconds
             ),
             stop=stop_after_attempt(self.max_attempts),
             before_sleep=lambda state: log.warning(
-                "SuiteQL attempt %d failed (%s); retrying",
-                state.attempt_number,
-                state.outcome.exception(),
+                "SuiteQL attempt %d at offset %d failed (%s); retrying",
+                state.attempt_number, offset, state.outcome.exception(),
             ),
             reraise=True,
         )
-        for attempt in retrying:
+        async for attempt in retrying:
             with attempt:
-                return self._post_once(sql, offset)
+                return await self._post_once(sql, offset)
         raise AssertionError("unreachable")
 
-    def _post_once(self, sql: str, offset: int) -> dict:
+    async def _post_once(self, sql: str, offset: int) -> dict:
         params = {"limit": self.page_size, "offset": offset}
-        url = self.base_url + SUITEQL_PATH
         body = json.dumps({"q": sql})
-        response = self._send(url, params, body)
+        response = await self._send(params, body)
         if response.status_code == 401:
-            # A stale or colliding nonce is refused once; a second 401 is real.
-            log.warning("SuiteQL answered 401; retrying once with a fresh nonce")
-            response = self._send(url, params, body)
+            # A stale or colliding nonce (or an expired token) is refused once;
+            # the retry is signed anew. A second 401 is real.
+            log.warning("SuiteQL answered 401; retrying once with fresh credentials")
+            response = await self._send(params, body)
             if response.status_code == 401:
                 raise SuiteQLAuthError(f"NetSuite refused the login: {_error_detail(response)}")
         if response.status_code == 429 or response.status_code >= 500:
             raise SuiteQLUnavailableError(response.status_code, _error_detail(response))
         if response.status_code >= 400:
-            raise SuiteQLError(
-                f"NetSuite answered {response.status_code}: {_error_detail(response)}"
-            )
+            detail = _error_detail(response)
+            unknown = _UNKNOWN_IDENTIFIER.search(detail)
+            if unknown:
+                raise SchemaDriftError(
+                    f"column {unknown.group(1)!r} is unknown to NetSuite (renamed or "
+                    f"removed?): {detail}"
+                )
+            raise SuiteQLError(f"NetSuite answered {response.status_code}: {detail}")
         return json.loads(response.content, parse_float=Decimal)
 
-    def _send(self, url: str, params: dict, body: str) -> httpx.Response:
-        self.requests += 1
-        return self._http.post(url, params=params, content=body)
+    async def _send(self, params: dict, body: str) -> httpx.Response:
+        assert self._http is not None and self._slots is not None
+        async with self._slots:
+            self.requests += 1
+            return await self._http.post(self.base_url + SUITEQL_PATH, params=params,
+                                         content=body)

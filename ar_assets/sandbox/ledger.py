@@ -32,6 +32,7 @@ STATUS_LABELS = {
     ("CustCred", "A"): "Open",
     ("CustCred", "B"): "Fully Applied",
     ("CustPymt", "C"): "Deposited",
+    ("CustInvc", "V"): "Voided",
 }
 
 
@@ -98,6 +99,7 @@ class Invoice:
     lines: list[Line] = field(default_factory=list)
     exchangerate: Decimal = Decimal(1)
     is_disputed: bool = False
+    voided_on: date | None = None
 
 
 @dataclass(slots=True)
@@ -156,7 +158,7 @@ create or replace table contact (id BIGINT, company BIGINT, firstname VARCHAR,
 create or replace table contactrole (id BIGINT, name VARCHAR);
 create or replace table src_txn (id BIGINT, tranid VARCHAR, type VARCHAR, entity BIGINT,
     trandate DATE, duedate DATE, currency BIGINT, exchangerate {_RATE}, total {_MONEY},
-    is_disputed BOOLEAN);
+    is_disputed BOOLEAN, voided_on DATE);
 create or replace table src_app (source BIGINT, invoice BIGINT, date DATE,
     amount {_MONEY});
 create or replace table src_line (transaction BIGINT, seq INTEGER, item VARCHAR,
@@ -178,7 +180,8 @@ with applied_to as (
         t.*,
         case when t.type = 'CustInvc' then coalesce(a.amount, 0) end as paid,
         case when t.type <> 'CustInvc' then coalesce(f.amount, 0) end as used,
-        coalesce(a.last_date, f.last_date) as last_application
+        coalesce(a.last_date, f.last_date) as last_application,
+        coalesce(t.voided_on <= $as_of, false) as is_voided
     from src_txn as t
     left join applied_to as a on a.invoice = t.id and t.type = 'CustInvc'
     left join applied_from as f on f.source = t.id and t.type <> 'CustInvc'
@@ -195,9 +198,14 @@ with applied_to as (
 )
 select
     id, tranid, type, entity,
-    case when type = 'CustPymt' then 'C' when is_settled then 'B' else 'A' end as status,
+    case
+        when is_voided then 'V'
+        when type = 'CustPymt' then 'C'
+        when is_settled then 'B'
+        else 'A'
+    end as status,
     trandate, duedate,
-    case when is_settled then last_application end as closedate,
+    case when is_settled and not is_voided then last_application end as closedate,
     currency, exchangerate,
     case when type = 'CustCred' then -total else total end as foreigntotal,
     paid as foreignamountpaid,
@@ -205,10 +213,13 @@ select
     used as foreignpaymentamountused,
     total - used as foreignpaymentamountunused,
     'T' as posting,
-    'F' as voided,
+    case when is_voided then 'T' else 'F' end as voided,
     case when is_disputed then 'T' else 'F' end as custbody_ar_disputed,
-    cast(greatest(trandate, coalesce(last_application, trandate)) as timestamp)
-        + interval 9 hour as lastmodifieddate,
+    cast(greatest(
+        trandate,
+        coalesce(last_application, trandate),
+        case when is_voided then voided_on else trandate end
+    ) as timestamp) + interval 9 hour as lastmodifieddate,
     cast(trandate as timestamp) + interval 8 hour as createddate
 from settled;
 
@@ -320,7 +331,7 @@ def _customer_row(c: Customer) -> tuple:
 def _transaction_rows(ledger: SourceLedger) -> list[tuple]:
     rows = [
         (i.id, i.tranid, "CustInvc", i.entity, i.trandate, i.duedate, i.currency,
-         i.exchangerate, i.total, i.is_disputed)
+         i.exchangerate, i.total, i.is_disputed, i.voided_on)
         for i in ledger.invoices
     ]
     # TODO: credit memos and payments carry exchange rate 1, because the source model
@@ -328,7 +339,7 @@ def _transaction_rows(ledger: SourceLedger) -> list[tuple]:
     for kind, docs in (("CustCred", ledger.credit_memos), ("CustPymt", ledger.payments)):
         rows.extend(
             (d.id, d.tranid, kind, d.entity, d.trandate, None, d.currency, Decimal(1),
-             d.total, False)
+             d.total, False, None)
             for d in docs
         )
     return rows

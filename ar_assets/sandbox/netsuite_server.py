@@ -1,31 +1,30 @@
 """A loopback NetSuite that answers SuiteQL over REST from a SourceLedger.
 
 It speaks contract section 1 of shared/reference/api_contracts.md: token-based
-OAuth 1.0a (HMAC-SHA256) checked in the documented order, `Prefer: transient`
+OAuth 1.0a (HMAC-SHA256) checked in the documented order or an OAuth 2.0
+bearer token from the client-credentials endpoint, `Prefer: transient`
 required, limit/offset paging with a 100,000-result ceiling, every value a
 JSON string, raw DATE columns in the account's date preference. Queries are
 transpiled from Oracle-flavoured SuiteQL to DuckDB with sqlglot and run
 against the ledger's tables as of the sandbox clock.
 
 Control endpoints (no auth, loopback only): `PUT /_sandbox/clock`
-{"as_of": "YYYY-MM-DD"}, `PUT /_sandbox/faults` (see `Faults`),
-`GET /_sandbox/requests`.
+{"as_of": "YYYY-MM-DD"}, `PUT /_sandbox/faults` (see `Faults`: 429 bursts,
+5xx, slow pages, a lying hasMore, nonce replays, the DD/MM/YYYY preference,
+dropped or renamed columns, a lower result ceiling), `GET /_sandbox/requests`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
+import itertools
 import re
 import threading
-import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import parse_qsl
 
 import duckdb
 import sqlglot
@@ -39,9 +38,23 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ar_assets.sandbox.ledger import SourceLedger, SourceTables
+from ar_assets.sandbox.netsuite_auth import (
+    TOKEN_PATH,
+    SandboxCredentials,
+    TokenAuthority,
+    hmac_sha256_signature,
+    parse_oauth_header,
+    pct,
+    signature_base_string,
+)
+
+__all__ = [
+    "SUITEQL_PATH", "TOKEN_PATH", "Faults", "NetSuiteSandbox", "SandboxCredentials",
+    "hmac_sha256_signature", "parse_oauth_header", "pct", "signature_base_string",
+]
 
 SUITEQL_PATH = "/services/rest/query/v1/suiteql"
-TIMESTAMP_WINDOW_SECONDS = 300
+CACHED_RESULTS = 6  # query results kept as DuckDB tables for paging
 QUERY_NAME = re.compile(r"/\*\s*q:([\w.-]+)\s*\*/")
 _ERROR_TYPES = {
     400: ("https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1", "Bad Request"),
@@ -57,26 +70,23 @@ _LOGIN_DETAIL = (
 
 
 @dataclass
-class SandboxCredentials:
-    """The token-based-auth identity the sandbox accepts (never real secrets)."""
-
-    account_id: str = "1234567_SB1"
-    consumer_key: str = "sandbox-consumer-key"
-    consumer_secret: str = "sandbox-consumer-secret"
-    token_id: str = "sandbox-token-id"
-    token_secret: str = "sandbox-token-secret"
-
-
-@dataclass
 class Faults:
-    """Switches for the sandbox's misbehaviour, set with PUT /_sandbox/faults."""
+    """Switches for the sandbox's misbehaviour, set with PUT /_sandbox/faults.
+
+    Lists are consumed one entry per SuiteQL request, in arrival order.
+    """
 
     date_format: str = "M/D/YYYY"  # or "DD/MM/YYYY"
-    concurrency_limit: int = 2
-    delay_seconds: float = 0.0
-    fail_statuses: list[int] = field(default_factory=list)  # answered to the next requests
+    concurrency_limit: int = 2  # requests in flight past this get 429
+    delay_seconds: float = 0.0  # latency added to every SuiteQL request
+    fail_statuses: list[int] = field(default_factory=list)  # 429 bursts, 5xx, 401
+    slow_seconds: list[float] = field(default_factory=list)  # one-off slow pages
+    reused_nonces: int = 0  # the next N signed requests are refused as nonce replays
+    lying_has_more: list[int] = field(default_factory=list)  # offsets whose hasMore is wrong
     result_ceiling: int = 100_000
     drop_items: int = 0  # rows silently left off every page
+    drop_columns: list[str] = field(default_factory=list)  # fields that no longer exist
+    rename_columns: dict[str, str] = field(default_factory=dict)  # result keys renamed
 
 
 @dataclass
@@ -86,37 +96,11 @@ class RecordedRequest:
     offset: int | None
     status: int
     reason: str = ""
+    auth: str = ""
 
 
 class SuiteQLError(Exception):
     """A query the sandbox cannot answer; its message becomes the 400 detail."""
-
-
-def pct(value: str) -> str:
-    """Returns RFC 3986 percent-encoding (uppercase hex, space as %20)."""
-    return quote(value, safe="~-._")
-
-
-def signature_base_string(method: str, base_uri: str, params: list[tuple[str, str]]) -> str:
-    """Returns the OAuth 1.0a base string from decoded parameters."""
-    normalized = "&".join(f"{k}={v}" for k, v in sorted((pct(k), pct(v)) for k, v in params))
-    return "&".join([method.upper(), pct(base_uri), pct(normalized)])
-
-
-def hmac_sha256_signature(base_string: str, consumer_secret: str, token_secret: str) -> str:
-    """Returns the base64 HMAC-SHA256 signature of a base string."""
-    key = f"{pct(consumer_secret)}&{pct(token_secret)}".encode()
-    digest = hmac.new(key, base_string.encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-def parse_oauth_header(header: str) -> dict[str, str]:
-    """Returns the decoded parameters of an `Authorization: OAuth ...` header."""
-    scheme, _, rest = header.partition(" ")
-    if scheme.lower() != "oauth":
-        return {}
-    pairs = re.findall(r'([\w-]+)\s*=\s*"([^"]*)"', rest)
-    return {unquote(k): unquote(v) for k, v in pairs}
 
 
 def _request_base_uri(request: Request) -> str:
@@ -231,15 +215,18 @@ class NetSuiteSandbox:
         self.tables = SourceTables(ledger)
         self.tables.set_as_of(as_of)
         self.credentials = credentials or SandboxCredentials()
+        self.authority = TokenAuthority(self.credentials)
         self.faults = faults or Faults()
         self.requests: list[RecordedRequest] = []
         self.in_flight = 0
-        self._nonces: set[str] = set()
-        self._cache: dict[tuple[str, date], tuple[list[str], list[tuple]]] = {}
+        self.max_in_flight = 0
+        self._results: OrderedDict[tuple[str, date], tuple[list[str], str, int]] = OrderedDict()
+        self._table_ids = itertools.count()
         self._lock = threading.Lock()
         self.app = Starlette(
             routes=[
                 Route(SUITEQL_PATH, self._suiteql, methods=["POST"]),
+                Route(TOKEN_PATH, self._token, methods=["POST"]),
                 Route("/_sandbox/clock", self._clock, methods=["GET", "PUT"]),
                 Route("/_sandbox/faults", self._faults, methods=["GET", "PUT"]),
                 Route("/_sandbox/requests", self._requests, methods=["GET", "DELETE"]),
@@ -253,62 +240,81 @@ class NetSuiteSandbox:
     def set_clock(self, as_of: date) -> None:
         """Rebuilds the as-of tables for a new date and forgets cached results."""
         with self._lock:
+            self._forget_results()
             self.tables.set_as_of(as_of)
-            self._cache.clear()
+
+    def delete_transactions(self, ids: list[int]) -> None:
+        """Deletes documents from the source outright, as a user deleting records would.
+
+        Deleted records leave no trace a lastmodifieddate query can find.
+        """
+        with self._lock:
+            con = self.tables.con
+            for table, column in (("src_txn", "id"), ("src_line", "transaction"),
+                                  ("src_app", "source"), ("src_app", "invoice")):
+                con.execute(f"delete from {table} where {column} in "
+                            f"(select unnest(?::BIGINT[]))", [ids])
+            self._forget_results()
+            self.tables.set_as_of(self.as_of)
 
     def query_counts(self) -> Counter[str]:
         """Returns how many SuiteQL requests each named query received."""
         return Counter(r.query for r in self.requests)
 
     def check_auth(self, request: Request) -> str:
-        """Returns why the request's OAuth 1.0a header fails, or '' when it passes."""
-        creds = self.credentials
-        oauth = parse_oauth_header(request.headers.get("authorization", ""))
-        if not oauth:
-            return "missing Authorization header"
-        if oauth.get("realm") != creds.account_id:
-            return "wrong realm"
-        if (oauth.get("oauth_consumer_key"), oauth.get("oauth_token")) != (
-            creds.consumer_key,
-            creds.token_id,
-        ):
-            return "unknown consumer or token"
-        if oauth.get("oauth_signature_method") != "HMAC-SHA256":
-            return "signature method is not HMAC-SHA256"
-        nonce = oauth.get("oauth_nonce", "")
-        if len(nonce) < 6 or nonce in self._nonces:
-            return "nonce reused or shorter than 6 characters"
-        self._nonces.add(nonce)
-        try:
-            skew = abs(time.time() - int(oauth.get("oauth_timestamp", "")))
-        except ValueError:
-            return "timestamp is not a number"
-        if skew > TIMESTAMP_WINDOW_SECONDS:
-            return "timestamp outside the window"
-        params = [(k, v) for k, v in oauth.items() if k.startswith("oauth_")]
-        params = [(k, v) for k, v in params if k != "oauth_signature"]
-        params += parse_qsl(request.url.query, keep_blank_values=True)
-        base = signature_base_string(request.method, _request_base_uri(request), params)
-        expected = hmac_sha256_signature(base, creds.consumer_secret, creds.token_secret)
-        if not hmac.compare_digest(expected, oauth.get("oauth_signature", "")):
-            return "signature mismatch"
-        return ""
+        """Returns why the request's credentials fail, or '' when they pass."""
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return self.authority.check_bearer(token.strip())
+        if self.faults.reused_nonces > 0:
+            # As if this nonce had been seen before: the replay check refuses it.
+            self.faults.reused_nonces -= 1
+            nonce = parse_oauth_header(header).get("oauth_nonce")
+            if nonce:
+                self.authority.mark_nonce_used(nonce)
+        query = parse_qsl(request.url.query, keep_blank_values=True)
+        return self.authority.check_oauth1(
+            header, request.method, _request_base_uri(request), query
+        )
 
-    def _result(self, query: str) -> tuple[list[str], list[tuple]]:
+    def _forget_results(self) -> None:
+        for _, table, _ in self._results.values():
+            self.tables.con.execute(f"drop table if exists {table}")
+        self._results.clear()
+
+    def _result(self, query: str) -> tuple[list[str], str, int]:
+        """Runs a query once and keeps its rows in order in a table: (columns, table, total)."""
         with self._lock:
             key = (query, self.as_of)
-            if key not in self._cache:
-                sql = translate_suiteql(query)
-                try:
-                    cursor = self.tables.con.execute(sql)
-                except duckdb.Error as error:
-                    raise SuiteQLError(f"Search error occurred: {error}") from error
-                columns = [d[0].lower() for d in cursor.description]
-                self._cache[key] = (columns, cursor.fetchall())
-            return self._cache[key]
+            if key in self._results:
+                self._results.move_to_end(key)
+                return self._results[key]
+            sql = translate_suiteql(query)
+            table = f"_result_{next(self._table_ids)}"
+            try:
+                self.tables.con.execute(f"create temp table {table} as {sql}")
+            except duckdb.Error as error:
+                raise SuiteQLError(f"Search error occurred: {error}") from error
+            cursor = self.tables.con.execute(f"select * from {table} limit 0")
+            columns = [d[0].lower() for d in cursor.description]
+            total = self.tables.con.execute(f"select count(*) from {table}").fetchone()[0]
+            self._results[key] = (columns, table, total)
+            while len(self._results) > CACHED_RESULTS:
+                _, (_, old, _) = self._results.popitem(last=False)
+                self.tables.con.execute(f"drop table if exists {old}")
+            return self._results[key]
+
+    def _rows(self, table: str, limit: int, offset: int) -> list[tuple]:
+        with self._lock:
+            # Tables built from an ordered query keep that order (insertion order).
+            return self.tables.con.execute(
+                f"select * from {table} limit {limit} offset {offset}"
+            ).fetchall()
 
     async def _suiteql(self, request: Request) -> JSONResponse:
         self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
         record = RecordedRequest("", None, None, 200)
         self.requests.append(record)
         try:
@@ -326,11 +332,18 @@ class NetSuiteSandbox:
             query = ""
         match = QUERY_NAME.search(query)
         record.query = match.group(1) if match else query[:60]
+        record.auth = request.headers.get("authorization", "").partition(" ")[0].lower()
+        try:
+            record.limit = int(request.query_params.get("limit", "1000"))
+            record.offset = int(request.query_params.get("offset", "0"))
+        except ValueError:
+            return _error(400, "limit and offset must be integers.", "INVALID_PARAMETER")
         if self.in_flight > faults.concurrency_limit:
             record.reason = "concurrency limit"
             return _error(429, "Concurrency limit exceeded.", "CONCURRENCY_LIMIT_EXCEEDED")
-        if faults.delay_seconds:
-            await asyncio.sleep(faults.delay_seconds)
+        delay = faults.delay_seconds + (faults.slow_seconds.pop(0) if faults.slow_seconds else 0)
+        if delay:
+            await asyncio.sleep(delay)
         if faults.fail_statuses:
             status = faults.fail_statuses.pop(0)
             record.reason = "injected"
@@ -344,24 +357,24 @@ class NetSuiteSandbox:
             record.reason = "missing Prefer: transient"
             return _error(400, "The request must carry the header Prefer: transient.",
                           "INVALID_HEADER", **{"o:errorHeader": "Prefer"})
-        try:
-            limit = int(request.query_params.get("limit", "1000"))
-            offset = int(request.query_params.get("offset", "0"))
-        except ValueError:
-            return _error(400, "limit and offset must be integers.", "INVALID_PARAMETER")
-        record.limit, record.offset = limit, offset
+        limit, offset = record.limit, record.offset
         problem = self._paging_problem(limit, offset)
         if problem:
             record.reason = problem
             return _error(400, problem, "INVALID_PARAMETER", **{"o:errorQueryParam": "offset"})
         if not query.strip():
             return _bad_query("The request body has no query in 'q'.")
+        for column in faults.drop_columns:
+            if re.search(rf"\.{re.escape(column)}\b", query, re.IGNORECASE):
+                record.reason = f"unknown identifier {column}"
+                return _bad_query(f"Search error occurred: Unknown identifier '{column}'.")
         try:
-            columns, rows = await run_in_threadpool(self._result, query)
+            columns, table, total = await run_in_threadpool(self._result, query)
+            rows = await run_in_threadpool(self._rows, table, limit, offset)
         except SuiteQLError as error:
             record.reason = str(error)
             return _bad_query(str(error))
-        return JSONResponse(self._page(request, columns, rows, limit, offset))
+        return JSONResponse(self._page(request, columns, rows, total, limit, offset))
 
     def _paging_problem(self, limit: int, offset: int) -> str:
         if not 1 <= limit <= 1000:
@@ -372,19 +385,21 @@ class NetSuiteSandbox:
             return f"offset may not reach {self.faults.result_ceiling} results; narrow the query."
         return ""
 
-    def _page(self, request: Request, columns: list[str], rows: list[tuple], limit: int,
-              offset: int) -> dict:
-        preference = self.faults.date_format
-        chunk = rows[offset: offset + limit]
-        if self.faults.drop_items:
-            chunk = chunk[: max(0, len(chunk) - self.faults.drop_items)]
+    def _page(self, request: Request, columns: list[str], chunk: list[tuple], total: int,
+              limit: int, offset: int) -> dict:
+        faults = self.faults
+        preference = faults.date_format
+        if faults.drop_items:
+            chunk = chunk[: max(0, len(chunk) - faults.drop_items)]
+        keys = [faults.rename_columns.get(c, c) for c in columns]
         items = [
             {"links": [], **{c: _wire_value(v, preference)
-                             for c, v in zip(columns, row) if v is not None}}
+                             for c, v in zip(keys, row) if v is not None}}
             for row in chunk
         ]
-        total = len(rows)
         has_more = offset + limit < total
+        if offset in faults.lying_has_more:
+            has_more = not has_more
         base = f"{_request_base_uri(request)}?limit={limit}&offset="
         links = [{"rel": "self", "href": f"{base}{offset}"}]
         if has_more:
@@ -392,6 +407,12 @@ class NetSuiteSandbox:
         links.append({"rel": "last", "href": f"{base}{max(0, (total - 1) // limit * limit)}"})
         return {"links": links, "count": len(items), "hasMore": has_more, "offset": offset,
                 "totalResults": total, "items": items}
+
+    async def _token(self, request: Request) -> JSONResponse:
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        token_url = _request_base_uri(request)
+        status, body = self.authority.issue_token(form, token_url)
+        return JSONResponse(body, status_code=status)
 
     async def _clock(self, request: Request) -> JSONResponse:
         if request.method == "PUT":
