@@ -1,28 +1,34 @@
-"""The SuiteQL client lands every row or fails loudly, naming the query.
+"""The SuiteQL client lands every row or fails loudly, naming the query and window.
 
-Protects H07 (paging, totalResults check, narrowing past the 100,000-row
-ceiling), retries on 429/5xx, a single retry on 401, NetSuite's error detail
-on 400, and the host derived from the account id. Runs against the sandbox
-server on 127.0.0.1.
+Protects H07 (paging, totalResults check, narrowing past the ceiling), the
+concurrency cap, retries on 429 bursts, 5xx and slow pages, a single retry on
+401 (an injected one and a refused nonce replay), a lying hasMore, NetSuite's
+error detail on 400, schema drift, the signature against oauthlib, and the
+host and realm derived from the account id. Runs against the sandbox server
+on 127.0.0.1 with each fault switched on.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
+import authlib.oauth1.rfc5849.client_auth as authlib_client_auth
+import oauthlib.oauth1 as oauth1
 import pytest
 
+from ar_assets.land.auth import TokenBasedAuth, netsuite_base_url, netsuite_realm
 from ar_assets.land.queries import transactions_query
 from ar_assets.land.suiteql import (
     IncompleteResultError,
+    SchemaDriftError,
     SuiteQLAuthError,
     SuiteQLClient,
     SuiteQLError,
     SuiteQLQuery,
-    netsuite_base_url,
 )
 from ar_assets.sandbox.ledger import Currency, Customer, Employee, Invoice, SourceLedger
 from ar_assets.sandbox.netsuite_server import NetSuiteSandbox, SandboxCredentials
@@ -65,10 +71,12 @@ def server() -> Iterator[tuple[NetSuiteSandbox, str]]:
 def reset_sandbox(request) -> None:
     if "server" in request.fixturenames:
         sandbox, _ = request.getfixturevalue("server")
+        deadline = time.monotonic() + 5
+        while sandbox.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)  # a timed-out request may still be sleeping in the server
         sandbox.requests.clear()
-        sandbox.faults.result_ceiling = 100_000
-        sandbox.faults.drop_items = 0
-        sandbox.faults.fail_statuses.clear()
+        sandbox.max_in_flight = 0
+        sandbox.faults.__init__()
 
 
 def client_for(base_url: str, creds: SandboxCredentials = CREDS, **overrides) -> SuiteQLClient:
@@ -85,9 +93,37 @@ def client_for(base_url: str, creds: SandboxCredentials = CREDS, **overrides) ->
     )
 
 
-def test_host_is_derived_from_the_account_id() -> None:
+def test_host_and_realm_are_derived_from_the_account_id() -> None:
     assert netsuite_base_url("1234567_SB1") == "https://1234567-sb1.suitetalk.api.netsuite.com"
     assert netsuite_base_url("TSTDRV42") == "https://tstdrv42.suitetalk.api.netsuite.com"
+    assert netsuite_realm("1234567_SB1") == netsuite_realm("1234567-sb1") == "1234567_SB1"
+
+
+def test_the_signature_equals_oauthlibs_for_the_same_nonce_and_time(monkeypatch) -> None:
+    monkeypatch.setattr(authlib_client_auth, "generate_nonce", lambda: "q8ZrT1mwXy")
+    monkeypatch.setattr(authlib_client_auth, "generate_timestamp", lambda: "1767225600")
+    url = "http://127.0.0.1:8811/services/rest/query/v1/suiteql?limit=1000&offset=2000"
+    ours = TokenBasedAuth("1234567-sb1", "ck 1", "c+secret", "tk/1", "t&secret")
+
+    header = ours.authorization("POST", url)
+
+    reference = oauth1.Client(
+        "ck 1", client_secret="c+secret", resource_owner_key="tk/1",
+        resource_owner_secret="t&secret", signature_method=oauth1.SIGNATURE_HMAC_SHA256,
+        realm="1234567_SB1", nonce="q8ZrT1mwXy", timestamp="1767225600",
+    )
+    _, headers, _ = reference.sign(url, http_method="POST")
+    ours_params = parse_header(header)
+    theirs = parse_header(headers["Authorization"])
+    assert ours_params["oauth_signature"] == theirs["oauth_signature"]
+    assert ours_params["realm"] == "1234567_SB1"
+    assert "limit" not in ours_params and "oauth_body_hash" not in ours_params
+
+
+def parse_header(header: str) -> dict[str, str]:
+    from ar_assets.sandbox.netsuite_auth import parse_oauth_header
+
+    return parse_oauth_header(header)
 
 
 def test_h07_paging_returns_every_row(server) -> None:
@@ -98,8 +134,9 @@ def test_h07_paging_returns_every_row(server) -> None:
 
     ids = [row["id"] for row in result.rows]
     assert sandbox.query_counts()["transactions"] == 3
-    assert [(r.limit, r.offset) for r in sandbox.requests] == [(1000, 0), (1000, 1000),
-                                                               (1000, 2000)]
+    assert sorted((r.limit, r.offset) for r in sandbox.requests) == [(1000, 0), (1000, 1000),
+                                                                     (1000, 2000)]
+    assert result.requests == 3
     assert len(ids) == len(set(ids)) == result.total_results == 2345
     assert sum(Decimal(row["foreigntotal"]) for row in result.rows) == sum(
         Decimal(f"{i}.25") for i in range(2345))
@@ -129,24 +166,53 @@ def test_h07_a_query_without_key_never_stops_silently_at_the_ceiling(server) -> 
             client.fetch(query)
 
 
-def test_rows_short_of_total_results_raise_naming_the_query(server) -> None:
+def test_rows_short_of_total_results_fail_naming_the_query_and_window(server) -> None:
     sandbox, base_url = server
     sandbox.faults.drop_items = 1
 
     with client_for(base_url) as client:
-        with pytest.raises(IncompleteResultError, match="query transactions: received 2342 rows"):
+        with pytest.raises(IncompleteResultError,
+                           match=r"query transactions, window 1 \(id > -1\): page at offset "
+                                 r"\d+ holds 999 rows, expected 1000 of totalResults 2345"):
             client.fetch(transactions_query(AS_OF))
 
 
-def test_rate_limits_and_server_errors_are_retried(server) -> None:
+def test_pages_in_flight_never_exceed_the_configured_concurrency(server) -> None:
     sandbox, base_url = server
-    sandbox.faults.fail_statuses.extend([429, 503, 500])
+    sandbox.faults.delay_seconds = 0.05
+    sandbox.faults.concurrency_limit = 3
+
+    with client_for(base_url, concurrency=2) as client:
+        result = client.fetch(transactions_query(AS_OF))
+
+    assert len(result.rows) == 2345
+    assert sandbox.max_in_flight == 2
+    assert {r.status for r in sandbox.requests} == {200}
+
+
+def test_a_429_burst_and_server_errors_are_retried_until_every_row_lands(server) -> None:
+    sandbox, base_url = server
+    sandbox.faults.fail_statuses.extend([429] * 3 + [503, 500])
 
     with client_for(base_url) as client:
         result = client.fetch(transactions_query(AS_OF))
 
-    assert len(result.rows) == 2345
-    assert [r.status for r in sandbox.requests] == [429, 503, 500, 200, 200, 200]
+    ids = {row["id"] for row in result.rows}
+    assert len(result.rows) == len(ids) == 2345
+    statuses = [r.status for r in sandbox.requests]
+    assert statuses.count(429) == 3 and statuses.count(503) == statuses.count(500) == 1
+    assert statuses.count(200) == 3
+
+
+def test_a_slow_page_times_out_and_is_fetched_again(server) -> None:
+    sandbox, base_url = server
+    sandbox.faults.slow_seconds.append(2.0)
+
+    with client_for(base_url, timeout=0.5) as client:
+        result = client.fetch(transactions_query(AS_OF))
+
+    assert len({row["id"] for row in result.rows}) == 2345
+    assert sandbox.query_counts()["transactions"] >= 4  # the slow page was asked for again
 
 
 def test_retries_give_up_after_the_last_attempt(server) -> None:
@@ -154,7 +220,7 @@ def test_retries_give_up_after_the_last_attempt(server) -> None:
     sandbox.faults.fail_statuses.extend([503] * 3)
 
     with client_for(base_url, max_attempts=3) as client:
-        with pytest.raises(SuiteQLError, match="transactions: HTTP 503"):
+        with pytest.raises(SuiteQLError, match=r"query transactions, window 1 .*HTTP 503"):
             client.fetch(transactions_query(AS_OF))
     assert len(sandbox.requests) == 3
 
@@ -170,6 +236,31 @@ def test_one_401_is_retried_with_a_fresh_nonce(server) -> None:
     assert [r.status for r in sandbox.requests][:2] == [401, 200]
 
 
+def test_a_nonce_refused_as_replayed_is_signed_again_once(server) -> None:
+    sandbox, base_url = server
+    sandbox.faults.reused_nonces = 1
+
+    with client_for(base_url) as client:
+        result = client.fetch(transactions_query(AS_OF))
+
+    assert len(result.rows) == 2345
+    assert [(r.status, r.reason) for r in sandbox.requests[:2]] == [
+        (401, "nonce reused or shorter than 6 characters"), (200, "")]
+
+
+@pytest.mark.parametrize("offset", [1000, 2000], ids=["says-no-more-early", "says-more-at-end"])
+def test_a_page_whose_has_more_lies_changes_nothing(server, offset: int) -> None:
+    sandbox, base_url = server
+    sandbox.faults.lying_has_more.append(offset)
+
+    with client_for(base_url) as client:
+        result = client.fetch(transactions_query(AS_OF))
+
+    assert len({row["id"] for row in result.rows}) == 2345
+    probes = 1 if offset == 2000 else 0  # the page past the end is asked for, and empty
+    assert sandbox.query_counts()["transactions"] == 3 + probes
+
+
 def test_wrong_credentials_fail_after_one_retry(server) -> None:
     sandbox, base_url = server
     wrong = SandboxCredentials(token_secret="not-the-secret")
@@ -179,6 +270,16 @@ def test_wrong_credentials_fail_after_one_retry(server) -> None:
             client.fetch(transactions_query(AS_OF))
 
     assert [(r.status, r.reason) for r in sandbox.requests] == [(401, "signature mismatch")] * 2
+
+
+def test_a_removed_column_fails_naming_the_column_and_the_query(server) -> None:
+    sandbox, base_url = server
+    sandbox.faults.drop_columns.append("custbody_ar_disputed")
+
+    with client_for(base_url) as client:
+        with pytest.raises(SchemaDriftError,
+                           match="query transactions.*column 'custbody_ar_disputed' is unknown"):
+            client.fetch(transactions_query(AS_OF))
 
 
 def test_a_rejected_query_shows_netsuite_detail(server) -> None:

@@ -30,11 +30,12 @@ import duckdb
 from ar_assets.land import store
 from ar_assets.land.parsing import (
     RAW_TABLES,
+    PageParser,
     Quarantined,
     RawTable,
-    check_columns,
     parse_items,
     parse_money,
+    split_parsed,
 )
 from ar_assets.land.suiteql import SuiteQLClient
 
@@ -147,14 +148,15 @@ def _land(
     state: store.SyncState | None,
 ) -> LandStats:
     stats = LandStats(as_of, plan)
-    results = client.fetch_all([
-        table.query(as_of, plan.since if table.incremental else None) for table in RAW_TABLES
-    ])
+    queries = [table.query(as_of, plan.since if table.incremental else None)
+               for table in RAW_TABLES]
+    parsers = {q.name: PageParser(table, q.name) for q, table in zip(queries, RAW_TABLES)}
+    results = client.fetch_all(queries, parsers)
     parsed: dict[str, list[tuple]] = {}
     bad: dict[str, list[Quarantined]] = {}
     for table, result in zip(RAW_TABLES, results):
-        check_columns(table, result.name, result.rows)
-        parsed[table.name], bad[table.name] = parse_items(table, result.rows)
+        parsers[result.name].check()
+        parsed[table.name], bad[table.name] = split_parsed(result.rows)
         stats.pulled[table.name] = len(result.rows)
         stats.requests += result.requests
         stats.windows += result.windows

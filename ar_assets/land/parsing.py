@@ -190,39 +190,77 @@ class Quarantined:
     payload: dict
 
 
+def parse_item(table: RawTable, item: dict) -> tuple | Quarantined:
+    """Returns the typed row in column order, or the item quarantined with its reasons."""
+    values = []
+    problems = []
+    for column in table.columns:
+        raw = item.get(column.name)
+        if raw is None or (raw == "" and column.sql_type != "VARCHAR"):
+            if column.required:
+                problems.append(f"{column.name}: missing")
+            values.append(None)
+            continue
+        try:
+            values.append(column.parse(raw))
+        except ParseError as error:
+            problems.append(f"{column.name}: {error}")
+    if problems:
+        source_id = item.get("id", item.get("transaction"))
+        return Quarantined(table.name, None if source_id is None else str(source_id),
+                           "; ".join(problems), item)
+    return tuple(values)
+
+
+def split_parsed(parsed: Iterable[tuple | Quarantined]) -> tuple[list[tuple], list[Quarantined]]:
+    """Returns (typed rows, quarantined items) from parse_item outputs."""
+    rows: list[tuple] = []
+    bad: list[Quarantined] = []
+    for output in parsed:
+        (bad if isinstance(output, Quarantined) else rows).append(output)
+    return rows, bad
+
+
 def parse_items(
     table: RawTable, items: Iterable[dict]
 ) -> tuple[list[tuple], list[Quarantined]]:
     """Returns (typed rows in column order, quarantined items with their reasons)."""
-    rows: list[tuple] = []
-    bad: list[Quarantined] = []
-    for item in items:
-        values = []
-        problems = []
-        for column in table.columns:
-            raw = item.get(column.name)
-            if raw is None or (raw == "" and column.sql_type != "VARCHAR"):
-                if column.required:
-                    problems.append(f"{column.name}: missing")
-                values.append(None)
-                continue
-            try:
-                values.append(column.parse(raw))
-            except ParseError as error:
-                problems.append(f"{column.name}: {error}")
-        if problems:
-            source_id = item.get("id", item.get("transaction"))
-            reason = "; ".join(problems)
-            bad.append(Quarantined(table.name, None if source_id is None else str(source_id),
-                                   reason, item))
-        else:
-            rows.append(tuple(values))
-    return rows, bad
+    return split_parsed(parse_item(table, item) for item in items)
 
 
+class PageParser:
+    """Parses a table's pages as they arrive and remembers which columns it saw."""
+
+    def __init__(self, table: RawTable, query: str):
+        self.table = table
+        self.query = query
+        self.rows_seen = 0
+        self.columns_seen: set[str] = set()
+        self._expected = {c.name for c in table.columns}
+
+    def __call__(self, items: list[dict]) -> list[tuple | Quarantined]:
+        for item in items:
+            self.columns_seen.update(item)
+        self.rows_seen += len(items)
+        unexpected = self.columns_seen - self._expected
+        if unexpected:
+            self._drift()
+        return [parse_item(self.table, item) for item in items]
+
+    def check(self) -> None:
+        """Raises SchemaDriftError if a required column was absent from every row."""
+        if self.rows_seen and any(c.required and c.name not in self.columns_seen
+                                  for c in self.table.columns):
+            self._drift()
+
+    def _drift(self) -> None:
+        check_columns(self.table, self.query, [dict.fromkeys(self.columns_seen)],
+                      self.rows_seen)
 
 
-def check_columns(table: RawTable, query: str, items: list[dict]) -> None:
+def check_columns(
+    table: RawTable, query: str, items: list[dict], rows: int | None = None
+) -> None:
     """Raises SchemaDriftError when a result's columns differ from the table's.
 
     NetSuite omits null values, so an optional column absent from every row is
@@ -239,7 +277,8 @@ def check_columns(table: RawTable, query: str, items: list[dict]) -> None:
     if unexpected or missing:
         parts = []
         if missing:
-            parts.append(f"column(s) {', '.join(missing)} missing from all {len(items)} rows")
+            counted = len(items) if rows is None else rows
+            parts.append(f"column(s) {', '.join(missing)} missing from all {counted} rows")
         if unexpected:
             parts.append(f"unexpected column(s) {', '.join(unexpected)}")
         raise SchemaDriftError(

@@ -21,8 +21,8 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import httpx
@@ -88,10 +88,17 @@ class SuiteQLQuery:
         return self.sql.replace("{after}", str(after))
 
 
+# Turns a page's items into one output per item, in order (landing parses here,
+# while the next pages are still on the wire).
+PageTransform = Callable[[list[dict]], list]
+
+
 @dataclass
 class QueryResult:
+    """Every row of a query: the items as received, or the transform's output per item."""
+
     name: str
-    rows: list[dict[str, object]]
+    rows: list = field(repr=False)
     total_results: int
     requests: int
     windows: int = 1
@@ -100,7 +107,8 @@ class QueryResult:
 @dataclass
 class _Page:
     offset: int
-    items: list[dict]
+    rows: list = field(repr=False)
+    keys: list[tuple] = field(repr=False)
     total: int
     count: int
     has_more: bool
@@ -169,11 +177,21 @@ class SuiteQLClient:
         """Returns every row of one query, or raises naming it."""
         return self.fetch_all([query])[0]
 
-    def fetch_all(self, queries: Sequence[SuiteQLQuery]) -> list[QueryResult]:
-        """Returns every row of each query, fetched together under the concurrency cap."""
-        return asyncio.run(self.fetch_many(queries))
+    def fetch_all(
+        self, queries: Sequence[SuiteQLQuery],
+        transforms: Mapping[str, PageTransform] | None = None,
+    ) -> list[QueryResult]:
+        """Returns every row of each query, fetched together under the concurrency cap.
 
-    async def fetch_many(self, queries: Sequence[SuiteQLQuery]) -> list[QueryResult]:
+        `transforms` maps a query name to a function applied to each page as it
+        arrives; its outputs (one per item) are what the result holds.
+        """
+        return asyncio.run(self.fetch_many(queries, transforms))
+
+    async def fetch_many(
+        self, queries: Sequence[SuiteQLQuery],
+        transforms: Mapping[str, PageTransform] | None = None,
+    ) -> list[QueryResult]:
         limits = httpx.Limits(max_connections=self.concurrency + 1)
         timeout = httpx.Timeout(self.timeout, connect=30.0)
         headers = {"Prefer": "transient", "Content-Type": "application/json"}
@@ -181,20 +199,26 @@ class SuiteQLClient:
                                      headers=headers) as http:
             self._http, self._slots = http, asyncio.Semaphore(self.concurrency)
             try:
-                return list(await asyncio.gather(*(self._fetch(q) for q in queries)))
+                return list(await asyncio.gather(
+                    *(self._fetch(q, (transforms or {}).get(q.name)) for q in queries)
+                ))
             finally:
                 self._http, self._slots = None, None
 
-    async def _fetch(self, query: SuiteQLQuery) -> QueryResult:
-        started = self.requests
-        rows: list[dict[str, object]] = []
+    async def _fetch(self, query: SuiteQLQuery, transform: PageTransform | None) -> QueryResult:
+        tally = [0]
+        rows: list = []
+        keys: list[tuple] = []
         expected: int | None = None
         after, number = -1, 1
         while True:
-            window, total, cut_short = await self._window(query, after, number)
+            window, window_keys, total, cut_short = await self._window(
+                query, after, number, transform, tally
+            )
             expected = total if expected is None else expected
             if not cut_short:
                 rows.extend(window)
+                keys.extend(window_keys)
                 break
             if query.key is None:
                 raise IncompleteResultError(
@@ -202,40 +226,44 @@ class SuiteQLClient:
                     f"{self.result_ceiling} SuiteQL returns, and it has no key to narrow by"
                 )
             # The last key's rows may continue past the window: fetch them again.
-            anchor = int(window[-1][query.key])
-            kept = [row for row in window if int(row[query.key]) != anchor]
+            anchor = window_keys[-1][0]
+            kept = [i for i, key in enumerate(window_keys) if key[0] != anchor]
             if not kept:
                 raise IncompleteResultError(
                     f"query {query.name}: one {query.key} holds a whole window of rows"
                 )
-            rows.extend(kept)
-            after, number = anchor - 1, number + 1
+            rows.extend(window[i] for i in kept)
+            keys.extend(window_keys[i] for i in kept)
+            after, number = int(anchor) - 1, number + 1
 
-        self._check_order(query, rows)
+        self._check_order(query, keys)
         if len(rows) != expected:
             raise IncompleteResultError(
                 f"query {query.name}: received {len(rows)} rows over {number} windows but "
                 f"NetSuite reported totalResults {expected} (did the source change mid-read?)"
             )
-        requests = self.requests - started
         log.info("query %s: %s rows in %d requests (%d windows)", query.name,
-                 f"{len(rows):,}", requests, number)
-        return QueryResult(query.name, rows, expected, requests, number)
+                 f"{len(rows):,}", tally[0], number)
+        return QueryResult(query.name, rows, expected, tally[0], number)
 
     async def _window(
-        self, query: SuiteQLQuery, after: int, number: int
-    ) -> tuple[list[dict], int, bool]:
-        """Fetches one window's pages; returns (rows, totalResults, cut short at the ceiling)."""
+        self, query: SuiteQLQuery, after: int, number: int,
+        transform: PageTransform | None, tally: list[int],
+    ) -> tuple[list, list[tuple], int, bool]:
+        """Fetches one window's pages; returns (rows, their keys, totalResults, cut short)."""
         sql = query.text(after)
         label = f"query {query.name}"
         if query.key:
             label += f", window {number} ({query.key} > {after})"
         log.debug("%s: %s", label, sql)
 
-        first = await self._page(sql, 0, label)
+        def fetch_page(offset: int):
+            return self._page(query, sql, offset, label, transform, tally)
+
+        first = await fetch_page(0)
         in_window = min(first.total, self.result_ceiling)
         offsets = range(self.page_size, in_window, self.page_size)
-        pages = [first, *await asyncio.gather(*(self._page(sql, o, label) for o in offsets))]
+        pages = [first, *await asyncio.gather(*(fetch_page(o) for o in offsets))]
 
         for page in pages:
             if page.total != first.total:
@@ -243,27 +271,28 @@ class SuiteQLClient:
                     f"{label}: totalResults changed from {first.total} to {page.total} "
                     f"at offset {page.offset}"
                 )
-            if page.count != len(page.items):
+            if page.count != len(page.rows):
                 raise IncompleteResultError(
                     f"{label}: page at offset {page.offset} says count {page.count} "
-                    f"but holds {len(page.items)} rows"
+                    f"but holds {len(page.rows)} rows"
                 )
             expected = min(self.page_size, in_window - page.offset)
-            if len(page.items) != expected:
+            if len(page.rows) != expected:
                 raise IncompleteResultError(
-                    f"{label}: page at offset {page.offset} holds {len(page.items)} rows, "
+                    f"{label}: page at offset {page.offset} holds {len(page.rows)} rows, "
                     f"expected {expected} of totalResults {first.total}"
                 )
-        rows = [item for page in pages for item in page.items]
+        rows = [row for page in pages for row in page.rows]
+        keys = [key for page in pages for key in page.keys]
         if len(rows) != in_window:
             raise IncompleteResultError(
                 f"{label}: received {len(rows)} rows but NetSuite reported "
                 f"totalResults {first.total}"
             )
-        await self._probe_past_the_end(sql, pages[-1], label)
-        return rows, first.total, first.total > self.result_ceiling
+        await self._probe_past_the_end(pages[-1], fetch_page, label)
+        return rows, keys, first.total, first.total > self.result_ceiling
 
-    async def _probe_past_the_end(self, sql: str, last: _Page, label: str) -> None:
+    async def _probe_past_the_end(self, last: _Page, fetch_page, label: str) -> None:
         """Checks a last page that claims more rows than totalResults counts."""
         following = last.offset + self.page_size
         if not last.has_more or last.total > self.result_ceiling:
@@ -273,30 +302,50 @@ class SuiteQLClient:
                 f"{label}: hasMore says rows follow the ceiling's last page although "
                 f"totalResults is {last.total}"
             )
-        probe = await self._page(sql, following, label)
-        if probe.items:
+        probe = await fetch_page(following)
+        if probe.rows:
             raise IncompleteResultError(
                 f"{label}: rows beyond totalResults {last.total} at offset {following}"
             )
         log.warning("%s: hasMore was true on the last page; nothing followed", label)
 
-    def _check_order(self, query: SuiteQLQuery, rows: list[dict]) -> None:
+    def _check_order(self, query: SuiteQLQuery, keys: list[tuple]) -> None:
+        """Raises unless the order columns never decrease.
+
+        Rows out of order mean paging would skip or duplicate rows. A repeated
+        key is the source's own data fault (one id returned twice): both rows
+        land so the models' uniqueness tests can name it and block the sends.
+        """
         if not query.order:
             return
-        previous = None
-        for row in rows:
-            current = tuple(_sort_key(row.get(column)) for column in query.order)
-            if previous is not None and current <= previous:
-                shown = ", ".join(f"{c}={row.get(c)}" for c in query.order)
+        for previous, current in zip(keys, keys[1:]):
+            shown = ", ".join(f"{c}={v}" for c, (_, v) in zip(query.order, current[1:]))
+            if current[1:] < previous[1:]:
                 raise IncompleteResultError(
-                    f"query {query.name}: rows out of order or repeated at {shown}; paging "
+                    f"query {query.name}: rows out of order at {shown}; paging "
                     f"would skip or duplicate rows"
                 )
-            previous = current
+            if current[1:] == previous[1:]:
+                log.warning("query %s: the source returned %s twice", query.name, shown)
 
-    async def _page(self, sql: str, offset: int, label: str) -> _Page:
+    def _digest(
+        self, query: SuiteQLQuery, items: list[dict], transform: PageTransform | None
+    ) -> tuple[list[tuple], list]:
+        """Returns per item (key value, each order column as a sortable pair), and the
+        transform's outputs (or the items without their links)."""
+        keys = []
+        for item in items:
+            item.pop("links", None)
+            anchor = item.get(query.key) if query.key else None
+            keys.append((anchor, *(_sort_key(item.get(c)) for c in query.order)))
+        return keys, transform(items) if transform else items
+
+    async def _page(
+        self, query: SuiteQLQuery, sql: str, offset: int, label: str,
+        transform: PageTransform | None, tally: list[int],
+    ) -> _Page:
         try:
-            body = await self._post(sql, offset)
+            body = await self._post(sql, offset, tally)
         except SuiteQLUnavailableError as error:
             raise SuiteQLError(f"{label}: {error}") from error
         except SuiteQLError as error:
@@ -304,13 +353,16 @@ class SuiteQLClient:
         except httpx.TransportError as error:
             raise SuiteQLError(f"{label}: {error!r} at offset {offset}") from error
         items = body.get("items") or []
-        for item in items:
-            item.pop("links", None)
+        try:
+            # In a worker thread, so the event loop sends the next request meanwhile.
+            keys, rows = await asyncio.to_thread(self._digest, query, items, transform)
+        except SuiteQLError as error:
+            raise type(error)(f"{label}: {error}") from error
         total = int(body.get("totalResults", len(items)))
-        return _Page(offset, items, total, int(body.get("count", len(items))),
+        return _Page(offset, rows, keys, total, int(body.get("count", len(items))),
                      bool(body.get("hasMore")))
 
-    async def _post(self, sql: str, offset: int) -> dict:
+    async def _post(self, sql: str, offset: int, tally: list[int]) -> dict:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((SuiteQLUnavailableError, httpx.TransportError)),
             wait=wait_random_exponential(
@@ -325,17 +377,19 @@ class SuiteQLClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._post_once(sql, offset)
+                return await self._post_once(sql, offset, tally)
         raise AssertionError("unreachable")
 
-    async def _post_once(self, sql: str, offset: int) -> dict:
+    async def _post_once(self, sql: str, offset: int, tally: list[int]) -> dict:
         params = {"limit": self.page_size, "offset": offset}
         body = json.dumps({"q": sql})
+        tally[0] += 1
         response = await self._send(params, body)
         if response.status_code == 401:
             # A stale or colliding nonce (or an expired token) is refused once;
             # the retry is signed anew. A second 401 is real.
             log.warning("SuiteQL answered 401; retrying once with fresh credentials")
+            tally[0] += 1
             response = await self._send(params, body)
             if response.status_code == 401:
                 raise SuiteQLAuthError(f"NetSuite refused the login: {_error_detail(response)}")
@@ -350,7 +404,7 @@ class SuiteQLClient:
                     f"removed?): {detail}"
                 )
             raise SuiteQLError(f"NetSuite answered {response.status_code}: {detail}")
-        return json.loads(response.content, parse_float=Decimal)
+        return await asyncio.to_thread(json.loads, response.content, parse_float=Decimal)
 
     async def _send(self, params: dict, body: str) -> httpx.Response:
         assert self._http is not None and self._slots is not None
