@@ -113,8 +113,6 @@ class ClientCredentialsAuth(httpx.Auth):
     new one.
     """
 
-    requires_response_body = True
-
     def __init__(
         self, token_url: str, client_id: str, certificate_id: str, private_key_pem: str,
         algorithm: str = "PS256", clock=time.time,
@@ -197,6 +195,7 @@ class ClientCredentialsAuth(httpx.Auth):
             token = self._valid_token()
             if token is None:
                 response = yield self.token_request()
+                response.read()
                 token = self.store_token(response)
         self._sign(request, token)
         response = yield request
@@ -213,6 +212,7 @@ class ClientCredentialsAuth(httpx.Auth):
             token = self._valid_token()
             if token is None:
                 response = yield self.token_request()
+                await response.aread()
                 token = self.store_token(response)
         self._sign(request, token)
         response = yield request

@@ -409,7 +409,7 @@ class NetSuiteSandbox:
                 "totalResults": total, "items": items}
 
     async def _token(self, request: Request) -> JSONResponse:
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
         token_url = _request_base_uri(request)
         status, body = self.authority.issue_token(form, token_url)
         return JSONResponse(body, status_code=status)
