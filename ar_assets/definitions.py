@@ -13,13 +13,17 @@ from dagster import (
     in_process_executor,
 )
 
-from ar_assets.alerts import ops_alert_on_failure
+from ar_assets.alerts import ops_alert_on_failure, run_failure_sensor
 from ar_assets.deliver.campaign.assets import deliver_campaign_holds
+from ar_assets.deliver.campaign.control import campaign_control_resource
 from ar_assets.deliver.channels import Outbox
 from ar_assets.deliver.chat.assets import deliver_chat_alerts
+from ar_assets.deliver.chat.settings import chat_resource
 from ar_assets.deliver.email.assets import deliver_client_emails
 from ar_assets.deliver.email.smtp import smtp_sender_for_mode
 from ar_assets.deliver.hubspot.assets import deliver_hubspot_activities
+from ar_assets.deliver.hubspot.settings import hubspot_resource
+from ar_assets.gate.checks import amounts_carry_a_known_currency, money_columns_are_decimal
 from ar_assets.land.assets import netsuite_raw
 from ar_assets.land.resources import NetSuiteResource
 from ar_assets.model.assets import dbt_models
@@ -69,14 +73,21 @@ def build_resources() -> dict:
             sandbox=os.environ.get("AR_MODE", "sandbox") == "sandbox",
         ),
         "outbox": Outbox(),
+        "chat": chat_resource(),
+        "hubspot": hubspot_resource(),
+        "campaign_control": campaign_control_resource(),
         "smtp": smtp_sender_for_mode(),
         "render_settings": RenderSettings(),
     }
 
 
+GATES = [money_columns_are_decimal, amounts_carry_a_known_currency]
+
 defs = Definitions(
     assets=ALL_ASSETS,
+    asset_checks=GATES,
     jobs=[daily_ar_job],
     schedules=[daily_ar_schedule],
+    sensors=[run_failure_sensor],
     resources=build_resources(),
 )
