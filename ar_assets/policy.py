@@ -25,6 +25,7 @@ class Policy:
     max_tier: int = 3
     collections_after_days: int = 14
     hold_weekend_client_emails: bool = False
+    require_approval: bool = False
     high_value_billed_threshold: dict[str, Decimal] = field(default_factory=dict)
 
     def dbt_vars(self) -> dict[str, object]:

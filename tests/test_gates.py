@@ -79,3 +79,30 @@ def test_an_amount_in_an_unknown_currency_blocks_every_send(sandbox):
     assert _sends(case) == {"emails": 0, "chat": 0, "hubspot": 0, "campaign": 0}
     [ops] = [m for m in case.jsonl("chat") if m["kind"] == "ops_alert"]
     assert "amounts_carry_a_known_currency" in json.dumps(ops["body"])
+
+
+def test_with_approval_required_nothing_leaves_until_the_plan_is_approved(
+    sandbox, tmp_path, monkeypatch
+):
+    from ar_assets.definitions import defs
+    from ar_assets.policy import DEFAULT_POLICY_PATH
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        DEFAULT_POLICY_PATH.read_text().replace("require_approval: false", "require_approval: true")
+    )
+    monkeypatch.setenv("AR_POLICY_PATH", str(policy))
+    case = sandbox(_two_overdue_clients().build())
+
+    result = case.run(AS_OF, expect_success=False)
+    assert not result.success
+    assert _sends(case)["emails"] == 0
+    planned = case.ledger(as_of=AS_OF, kind="client_overdue", status="planned")
+    assert len(planned) == 2
+
+    approve = defs.resolve_job_def("approve_plan")
+    config = {"ops": {"record_approval": {"config": {"as_of": "2026-06-16",
+                                                      "approved_by": "finance.lead"}}}}
+    assert approve.execute_in_process(run_config=config).success
+    case.run(AS_OF)
+    assert sorted(e["To"] for e in case.emails()) == ["ap@c31.test", "ap@c32.test"]
