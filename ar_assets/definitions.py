@@ -23,8 +23,6 @@ from ar_assets.deliver.email.assets import deliver_client_emails
 from ar_assets.deliver.email.smtp import smtp_sender_for_mode
 from ar_assets.deliver.hubspot.assets import deliver_hubspot_activities
 from ar_assets.deliver.hubspot.settings import hubspot_resource
-from ar_assets.gate.approval import approve_plan, plan_is_approved
-from ar_assets.gate.checks import amounts_carry_a_known_currency, money_columns_are_decimal
 from ar_assets.land.assets import netsuite_raw
 from ar_assets.land.resources import NetSuiteResource
 from ar_assets.model.assets import dbt_models
@@ -82,12 +80,9 @@ def build_resources() -> dict:
     }
 
 
-GATES = [money_columns_are_decimal, amounts_carry_a_known_currency, plan_is_approved]
-
 defs = Definitions(
     assets=ALL_ASSETS,
-    asset_checks=GATES,
-    jobs=[daily_ar_job, approve_plan],
+    jobs=[daily_ar_job],
     schedules=[daily_ar_schedule],
     sensors=[run_failure_sensor],
     resources=build_resources(),

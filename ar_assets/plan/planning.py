@@ -137,6 +137,8 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
             if inv["is_overdue"] and inv["currency_code"] in positive
         ]
         if not invoices.get(cid) and not balances.get(cid):
+            # Paid in full: nothing is open, but an active hold must still be lifted.
+            out.extend(_hold_lift(facts, client))
             continue
         if not overdue:
             if client.get("has_overdue_before_credits"):
@@ -250,17 +252,18 @@ def _internal_overdue(
     facts: DayFacts, client: Row, tier: int, summaries: tuple[CurrencySummary, ...],
     docs: tuple[InvoiceDoc, ...], oldest_dpd: int, excluded: bool, policy: Policy,
 ) -> list[PlannedMessage]:
-    """AM overdue alert (and team alert from tier 2) at most once per cadence."""
+    """AM overdue alert (and team alert from tier 2) at most once per cadence; the
+    collections escalation on its own schedule (its key makes it once per episode)."""
     as_of = facts.as_of
     cid = client["client_id"]
     last = _last(facts.delivered.get((cid, "am_overdue"), []))
-    if last is not None and (as_of - last).days < policy.cadence_days:
-        return []
     notes = ("manual outreach",) if excluded else ()
     kwargs = dict(summaries=summaries, docs=docs, oldest_dpd=oldest_dpd, notes=notes)
-    out = [_alert(as_of, "am_overdue", _am_space(client), client, tier, **kwargs)]
-    if tier >= 2:
-        out.append(_alert(as_of, "team_alert", "ar_team", client, tier, **kwargs))
+    out = []
+    if last is None or (as_of - last).days >= policy.cadence_days:
+        out.append(_alert(as_of, "am_overdue", _am_space(client), client, tier, **kwargs))
+        if tier >= 2:
+            out.append(_alert(as_of, "team_alert", "ar_team", client, tier, **kwargs))
     if tier == 2 and not excluded:
         out.extend(_collections(facts, client, tier, kwargs, policy))
     return out

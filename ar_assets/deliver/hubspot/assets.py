@@ -1,21 +1,16 @@
-"""HubSpot email activities for delivered client emails, each exactly once."""
+"""HubSpot activities: an email engagement per delivered client email, and notes for
+campaign holds and collections escalations, each exactly once."""
 
-from collections import Counter
-from email import message_from_bytes, policy
-from pathlib import Path
-
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 
 from ar_assets.deliver.channels import Outbox
-from ar_assets.deliver.protocol import (
-    deliver_once,
-    epoch_millis,
-    flag_interrupted,
-    summarize,
-)
-from ar_assets.ledger import LedgerEntry, record_plan
+from ar_assets.deliver.chat.settings import GoogleChatResource
+from ar_assets.deliver.hubspot.logbook import log_in_mode
+from ar_assets.deliver.hubspot.settings import HubSpotResource
+from ar_assets.deliver.hubspot.sources import plan_activities
+from ar_assets.deliver.protocol import flag_interrupted
 from ar_assets.partitions import daily_partitions, partition_date
-from ar_assets.plan.messages import message_key
+from ar_assets.render.assets import RenderSettings
 from ar_assets.resources import Warehouse
 
 
@@ -27,40 +22,45 @@ from ar_assets.resources import Warehouse
     kinds={"hubspot"},
 )
 def deliver_hubspot_activities(
-    context: AssetExecutionContext, warehouse: Warehouse, outbox: Outbox
+    context: AssetExecutionContext, warehouse: Warehouse, outbox: Outbox,
+    hubspot: HubSpotResource, chat: GoogleChatResource, render_settings: RenderSettings,
 ) -> MaterializeResult:
-    """One HubSpot email activity per delivered client email, keyed by the email's key."""
+    """One HubSpot email engagement per delivered client email (subject, text, recipients,
+    timestamp of delivery) and one note per campaign hold placed or lifted and per
+    collections escalation, on the client's company found by its NetSuite id; each
+    logged once, keyed in ops.ledger and in the activity's ar_message_key."""
     as_of = partition_date(context.partition_key)
-    outcomes: Counter = Counter()
     with warehouse.connect() as con:
-        outcomes["interrupted"] = len(flag_interrupted(con, as_of, "hubspot"))
-        emails = con.execute(
-            """
-            select l.message_key, l.client_id, l.tier, o.eml_path, l.delivered_at
-            from ops.ledger l
-            join render.outgoing o using (message_key)
-            where l.as_of = ? and l.kind = 'client_overdue' and l.status = 'delivered'
-            order by l.message_key
-            """,
-            [as_of],
-        ).fetchall()
-        entries = [
-            LedgerEntry(message_key("activity", key), as_of, "hubspot", "activity",
-                        client_id, "planned", tier=tier)
-            for key, client_id, tier, _, _ in emails
-        ]
-        record_plan(con, entries)
-        for (email_key, client_id, _, eml_path, delivered_at), entry in zip(emails, entries):
-            message = message_from_bytes(Path(eml_path).read_bytes(), policy=policy.default)
-            record = {
-                "message_key": entry.message_key,
-                "email_message_key": email_key,
-                "netsuite_customer_id": str(client_id),
-                "hs_timestamp": epoch_millis(delivered_at),
-                "hs_email_subject": str(message["Subject"]),
-                "hs_email_direction": "EMAIL",
-                "hs_email_status": "SENT",
-            }
-            send = lambda r=record: outbox.append("hubspot", r)  # noqa: E731
-            outcomes[deliver_once(con, entry.message_key, send)] += 1
-    return summarize(context, "hubspot activities", outcomes)
+        interrupted = flag_interrupted(con, as_of, "hubspot")
+        activities = plan_activities(con, as_of, render_settings.root(),
+                                     hubspot.message_key_property)
+        result = log_in_mode(con, hubspot, outbox, chat, as_of, activities)
+
+    report, calls = result.report, result.calls
+    outcomes, problems, unavailable = report.outcomes, report.problems, report.unavailable
+    logged = outcomes["delivered"] + outcomes["found_logged"]
+    api_calls = sum(calls.values())
+    context.log.info(
+        f"hubspot activities: {logged} logged ({outcomes['found_logged']} found already), "
+        f"{outcomes['failed']} failed, {outcomes['unknown']} unknown, "
+        f"{len(interrupted)} interrupted earlier; {api_calls} API calls"
+    )
+    metadata = {
+        "logged": logged,
+        "found_already_logged": outcomes["found_logged"],
+        "failed": outcomes["failed"],
+        "unknown": outcomes["unknown"],
+        "company_match_problems": len(problems),
+        "api_calls": api_calls,
+        "api_calls_per_activity": round(api_calls / logged, 3) if logged else 0.0,
+        **{f"calls_{op.replace('.', '_')}": n for op, n in sorted(calls.items())},
+    }
+    transport_failures = outcomes["failed"] - len(problems)
+    if unavailable or outcomes["unknown"] or transport_failures > 0:
+        raise Failure(
+            description=f"HubSpot: {unavailable or 'activities not logged'}; "
+            f"{outcomes['failed']} failed, {outcomes['unknown']} unknown. Rows stay in "
+            "ops.ledger and are completed (searched by ar_message_key first) by a retry.",
+            metadata=metadata,
+        )
+    return MaterializeResult(metadata=metadata)
