@@ -232,7 +232,9 @@ def test_netsuite_raw_asset_sets_the_clock_and_reports_totals(tmp_path: Path) ->
         assert sandbox.as_of == AS_OF
     events = {tuple(m.asset_key.path): m.metadata
               for m in result.asset_materializations_for_node("netsuite_raw")}
-    assert set(events) == {("raw", table.name) for table in RAW_TABLES}
+    assert set(events) == {("raw", table.name) for table in RAW_TABLES} | {
+        ("raw", "netsuite_quarantine")}
+    assert events[("raw", "netsuite_transactions")]["load_mode"].value == "full"
     transactions = events[("raw", "netsuite_transactions")]
     assert transactions["dagster/row_count"].value == 7
     assert transactions["open_EUR"].value == "40032.000000"
