@@ -146,3 +146,33 @@ def test_h12_one_bad_address_never_stops_the_batch(sandbox, smtp_server):
     text = json.dumps(alert["body"], ensure_ascii=False)
     assert "client 26 C26 Trading: failed, invalid address" in text
     assert "client 25 " not in text
+
+
+def test_an_email_with_an_unknown_outcome_holds_the_clients_next_one(sandbox, smtp_server):
+    b = LedgerBuilder()
+    for name in ("C34", "C35"):
+        b.client(name, "EUR")
+        b.invoice(name, f"INV-{name[1:]}01", "730.25", date(2026, 5, 1))
+    case = sandbox(b.build())
+    instance = DagsterInstance.ephemeral()
+    smtp_server.drop_after_data.add("ap@c34.test")
+    run_with_smtp(case, instance, AS_OF)
+
+    rows = email_rows(case, AS_OF)
+    assert (rows[34]["status"], rows[35]["status"]) == ("unknown", "delivered")
+    [alert] = [m for m in case.jsonl("chat") if m["message_key"] == failed_deliveries_key(AS_OF)]
+    assert "client 34 C34 Trading: unknown" in json.dumps(alert["body"], ensure_ascii=False)
+
+    smtp_server.clear_faults()
+    run_with_smtp(case, instance, NEXT_DAY)
+
+    rows = email_rows(case, NEXT_DAY)
+    assert rows[34]["status"] == "skipped"
+    assert rows[34]["reason"].startswith("held: an earlier client email has an unknown outcome")
+    assert rows[34]["invoice_ids"] == ["INV-3401"]
+    assert [r.rcpt_tos[0] for r in smtp_server.received].count("ap@c34.test") == 1
+    assert "34" not in {a["netsuite_customer_id"] for a in case.jsonl("hubspot")}
+    [alert] = [m for m in case.jsonl("chat")
+               if m["message_key"] == failed_deliveries_key(NEXT_DAY)]
+    text = json.dumps(alert["body"], ensure_ascii=False)
+    assert "client 34 C34 Trading: held, an earlier email has an unknown outcome" in text

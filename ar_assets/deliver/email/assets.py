@@ -11,7 +11,8 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from ar_assets.deliver.channels import DeliveryResult, Outbox
 from ar_assets.deliver.email.addresses import INVALID_ADDRESS, InvalidEnvelope, message_envelope
 from ar_assets.deliver.email.dry_run import dry_run_requested, report_dry_run
-from ar_assets.deliver.email.failures import record_failure_alert
+from ar_assets.deliver.email.failures import record_failure_alert, refusal_note
+from ar_assets.deliver.email.holds import HELD_NOTE, clients_with_unknown_email, hold_email
 from ar_assets.deliver.email.smtp import Refusal, SmtpBatch, SmtpSender
 from ar_assets.deliver.protocol import deliver_once, flag_interrupted, pending_outgoing
 from ar_assets.partitions import daily_partitions, partition_date
@@ -72,7 +73,8 @@ def deliver_client_emails(
 ) -> MaterializeResult:
     """Client overdue emails handed to the outbox (sandbox) or SMTP (live), each once;
     the outcome of every message is in ops.ledger, and the day's failed or unknown
-    ones are listed in one ops alert for the Chat step."""
+    ones are listed in one ops alert for the Chat step. A client whose earlier email
+    has an unknown outcome gets no new one until ops settle it."""
     as_of = partition_date(context.partition_key)
     with warehouse.connect() as con:
         pending = pending_outgoing(con, as_of, "email")
@@ -85,20 +87,29 @@ def deliver_client_emails(
         began = time.perf_counter()
         batch = smtp.open_batch() if smtp.live else None
         transport = _EmailTransport(smtp, outbox, batch, as_of.isoformat())
+        unsettled = clients_with_unknown_email(con, as_of)
+        notes: dict[str, str] = {}
         try:
-            for key, _, _, eml_path, body in pending:
+            for key, _, client_id, eml_path, body in pending:
+                if client_id in unsettled:
+                    hold_email(con, key)
+                    notes[key] = HELD_NOTE
+                    outcomes["held"] += 1
+                    continue
                 send = lambda k=key, p=eml_path, b=body: transport.send(k, p, b)  # noqa: E731
                 outcomes[deliver_once(con, key, send)] += 1
         finally:
             if batch is not None:
                 batch.close()
         seconds = time.perf_counter() - began
-        alerted = record_failure_alert(con, as_of, flagged, transport.refused)
+        notes |= {key: refusal_note(refused) for key, refused in transport.refused.items()}
+        alerted = record_failure_alert(con, as_of, flagged, notes)
 
     sent = outcomes["delivered"] + outcomes["failed"] + outcomes["unknown"]
     context.log.info(
         f"client emails: {outcomes['delivered']} delivered, {outcomes['failed']} failed, "
-        f"{outcomes['unknown']} unknown, {outcomes['interrupted']} interrupted earlier; "
+        f"{outcomes['unknown']} unknown, {outcomes['held']} held behind an unknown one, "
+        f"{outcomes['interrupted']} interrupted earlier; "
         f"{len(transport.refused)} delivered with a refused recipient; "
         f"{alerted} listed in the ops alert"
     )

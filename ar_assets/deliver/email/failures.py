@@ -1,9 +1,9 @@
 """The day's ops alert on client emails that did not get through.
 
 One alert per business date (a deterministic ledger key) lists every client
-email of the day that failed or whose outcome is unknown, and every delivered
-one with a refused recipient: client id, name, status and SMTP code, never an
-address. It is written as a ledger row and a rendered Chat card in
+email of the day that failed, whose outcome is unknown, that was held behind an
+unknown one, or that was delivered with a refused recipient: client id, name,
+status and SMTP code, never an address. It is written as a ledger row and a rendered Chat card in
 render.outgoing, so the Chat step that runs after the email step delivers it
 under the same exactly-once protocol as every other alert.
 """
@@ -23,6 +23,9 @@ from ar_assets.render.branding import load_branding
 from ar_assets.render.chat import render_chat_card
 
 ALERT_TITLE = "Client emails not delivered"
+# A day when the mail server refuses every login lists every client; past this
+# many lines the card would approach Chat's 32,000-byte limit.
+MAX_LINES = 50
 
 
 def failed_deliveries_key(as_of: date) -> str:
@@ -59,26 +62,27 @@ def _names(con: duckdb.DuckDBPyConnection, as_of: date, keys: Iterable[str]) -> 
     return {key: (client_id, name) for key, client_id, name in rows}
 
 
-def _refusal_text(refused: tuple[Refusal, ...]) -> str:
-    parts = [f"{r.header} refused (smtp {r.code})" for r in refused]
-    return ", ".join(parts)
+def refusal_note(refused: tuple[Refusal, ...]) -> str:
+    """'delivered, Cc refused (smtp 550)': what reached the client, and what did not."""
+    return "delivered, " + ", ".join(f"{r.header} refused (smtp {r.code})" for r in refused)
 
 
 def alert_lines(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
     flagged: Iterable[str] = (),
-    partial: Mapping[str, tuple[Refusal, ...]] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """One line per client email that needs ops: failed, unknown, or partly refused."""
+    """One line per client email that needs ops: failed or unknown, plus `notes` by
+    message key (delivered with a refused recipient, held)."""
     lines = []
     for client_id, row_date, status, reason, name in _undelivered(con, as_of, flagged):
         when = "" if row_date == as_of else f" (planned {row_date})"
         lines.append(f"client {client_id} {name}: {status}{when}, {reason or 'no reason'}")
-    names = _names(con, as_of, (partial or {}).keys())
-    for key, refused in sorted((partial or {}).items()):
+    names = _names(con, as_of, (notes or {}).keys())
+    for key, note in sorted((notes or {}).items(), key=lambda kv: names.get(kv[0], (0, ""))):
         client_id, name = names.get(key, (None, ""))
-        lines.append(f"client {client_id} {name}: delivered, {_refusal_text(refused)}")
+        lines.append(f"client {client_id} {name}: {note}")
     return lines
 
 
@@ -86,7 +90,7 @@ def record_failure_alert(
     con: duckdb.DuckDBPyConnection,
     as_of: date,
     flagged: Iterable[str] = (),
-    partial: Mapping[str, tuple[Refusal, ...]] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> int:
     """Plans the day's alert and its Chat card; returns how many emails it lists.
 
@@ -94,7 +98,7 @@ def record_failure_alert(
     is marked skipped, so a stale alert is never sent.
     """
     key = failed_deliveries_key(as_of)
-    lines = alert_lines(con, as_of, flagged, partial)
+    lines = alert_lines(con, as_of, flagged, notes)
     if not lines:
         if status_of(con, key) == "planned":
             record_plan(con, [LedgerEntry(key, as_of, "chat", "ops_alert", None, "skipped",
@@ -109,9 +113,12 @@ def record_failure_alert(
     # remove when the key covers the set of failed message keys.
     if status_of(con, key) not in ("planned", "failed"):
         return len(lines)
+    shown = lines[:MAX_LINES]
+    if len(lines) > MAX_LINES:
+        shown.append(f"and {len(lines) - MAX_LINES} more (ops.ledger has every one)")
     alert = InternalAlert(
         message_key=key, as_of=as_of, kind="ops_alert", space="ops", client_id=None,
-        client_name=ALERT_TITLE, tier=0, notes=tuple(lines), thread_key=f"ops-{as_of}",
+        client_name=ALERT_TITLE, tier=0, notes=tuple(shown), thread_key=f"ops-{as_of}",
     )
     body = json.dumps(render_chat_card(alert, load_branding()), ensure_ascii=False)
     con.execute(
