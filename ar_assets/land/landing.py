@@ -32,7 +32,6 @@ from ar_assets.land.parsing import (
     RAW_TABLES,
     PageParser,
     Quarantined,
-    RawTable,
     parse_items,
     parse_money,
     split_parsed,
@@ -204,7 +203,3 @@ def _count(con: duckdb.DuckDBPyConnection, stats: LandStats) -> None:
             f"select count(*) from {store.RAW_SCHEMA}.{table.name}"
         ).fetchone()[0]
         stats.quarantined[table.name] = quarantined.get(table.name, 0)
-
-
-def raw_table(name: str) -> RawTable:
-    return next(t for t in RAW_TABLES if t.name == name)
