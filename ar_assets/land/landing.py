@@ -129,6 +129,9 @@ def land_snapshot(
     plan = plan_load(state, as_of, settings)
     stats = _land(client, con, as_of, plan, state)
     differences = open_ar_differences(stats.open_totals, stats.control_totals)
+    # TODO: deleted paid invoices and deleted credit memos stay in the copy until the next
+    # full snapshot, because the control totals cover open invoices only; remove when the
+    # load also reads NetSuite's deleted-record log or reconciles unapplied credits.
     if plan.mode == "incremental" and differences:
         codes = ", ".join(differences)
         log.warning("incremental load differs from the source's control totals in %s; "

@@ -163,6 +163,9 @@ ORDER BY cur.id"""
     return SuiteQLQuery("currencies", sql, order=("id",))
 
 
+# TODO: on live NetSuite the control query and the transaction pages are separate reads,
+# so a payment posted between them fails the reconciliation for that run, because SuiteQL
+# has no read snapshot; remove when the load re-reads the control totals after a mismatch.
 def control_totals_query() -> SuiteQLQuery:
     """Returns the source's open invoice amount per currency, for reconciliation."""
     sql = """/* q:control_totals */
