@@ -133,7 +133,6 @@ def log_activities(con: duckdb.DuckDBPyConnection, crm: HubSpotCrm,
             recheck.append((activity, sending_at))
 
     try:
-        companies = crm.find_companies({str(a.client_id) for a, _ in todo})
         for object_type in ("emails", "notes"):
             suspects = [a for a, attempts in todo if attempts and a.object_type == object_type]
             suspects += [a for a, _ in recheck if a.object_type == object_type]
@@ -151,6 +150,7 @@ def log_activities(con: duckdb.DuckDBPyConnection, crm: HubSpotCrm,
                     todo.append((activity, 1))
                 else:
                     report.outcomes["unknown"] += 1
+        companies = crm.find_companies({str(a.client_id) for a, _ in todo})
     except HubSpotUnavailable as exc:
         report.unavailable = str(exc)
         return report

@@ -150,6 +150,10 @@ class HubSpotCrm:
                 if status == 429 or status >= 500:
                     raise HubSpotUnavailable(f"hubspot {status} on {operation} after "
                                              f"{attempt} attempts") from None
+                if status in (401, 403) or not is_create:
+                    # A refused token or request: nothing else will go through either.
+                    raise HubSpotUnavailable(f"hubspot {status} on {operation}: "
+                                             f"{_error_message(exc)}") from None
                 raise
             except urllib3.exceptions.MaxRetryError as exc:
                 # Retry(connect=2) gave up: the request never reached HubSpot.
