@@ -166,6 +166,26 @@ def test_a_batch_of_fifty_emails_shares_one_tls_session_and_one_login(planned_da
     assert per_email < 1.0
 
 
+def test_no_reply_after_data_in_time_is_unknown_and_the_batch_goes_on(planned_day, server, tls):
+    with duckdb.connect(str(planned_day), read_only=True) as con:
+        [(eml_path,)] = con.execute(
+            "select eml_path from render.outgoing where client_id = 42 and channel = 'email'"
+        ).fetchall()
+    eml = Path(eml_path).read_bytes()
+    envelope = message_envelope(message_from_bytes(eml, policy=policy.default),
+                                allow_test_domains=True)
+    server.stall_after_data["slow@bulk.test"] = 2.0
+    slow = Envelope(envelope.sender, ("slow@bulk.test",), envelope.cc)
+
+    with sender(server, tls, data_timeout_seconds=0.3).open_batch() as batch:
+        outcomes = [batch.send(eml, slow), batch.send(eml, envelope)]
+
+    assert [(o.status, o.reason) for o in outcomes] == [
+        ("unknown", "smtp timed out after DATA; not resent"), ("delivered", None),
+    ]
+    assert batch.connections == 2
+
+
 def test_a_wrong_password_fails_every_email_with_535_and_loses_none(
     warehouse, server, tls, tmp_path
 ):
