@@ -12,6 +12,8 @@ Faults are switches on the running server, keyed by recipient address:
 A message that is dropped or stalled after DATA is still kept in `received`:
 the server has the content even though the client never heard back, which
 is exactly the case a sender must treat as "outcome unknown".
+
+    python -m ar_assets.sandbox.smtp_server   # serves it and prints SMTP_* settings
 """
 
 from __future__ import annotations
@@ -159,3 +161,37 @@ def serve_smtp(
         yield "127.0.0.1", controller.port
     finally:
         controller.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serves the SMTP sandbox until interrupted and prints the settings that reach it."""
+    import argparse
+    import tempfile
+    import time
+
+    parser = argparse.ArgumentParser(prog="python -m ar_assets.sandbox.smtp_server")
+    parser.add_argument("--cert-dir", default=tempfile.mkdtemp(prefix="ar-smtp-"))
+    args = parser.parse_args(argv)
+
+    sandbox = SmtpSandbox()
+    tls, cafile = throwaway_certificate(args.cert_dir)
+    with serve_smtp(sandbox, tls) as (host, port):
+        print(f"SMTP sandbox (STARTTLS and AUTH required) at {host}:{port}")
+        print("Export these for live-mode email delivery (sandbox values, not secrets):")
+        for name, value in (("SMTP_HOST", host), ("SMTP_PORT", port),
+                            ("SMTP_USERNAME", sandbox.username),
+                            ("SMTP_PASSWORD", sandbox.password), ("SMTP_CAFILE", cafile)):
+            print(f"export {name}={value}")
+        seen = 0
+        try:
+            while True:
+                time.sleep(5)
+                if len(sandbox.received) != seen:
+                    seen = len(sandbox.received)
+                    print(f"{seen} messages received", flush=True)
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
