@@ -68,11 +68,10 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
             holds[row["client_id"]] = row["message_key"]
         elif row["kind"] == "hold_lifted":
             holds.pop(row["client_id"], None)
-    quarantined = _rows(
-        con,
-        "select * from intermediate.int_quarantined_invoices"
-        if _exists(con, "intermediate", "int_quarantined_invoices")
-        else "select 1 where false",
+    quarantined = (
+        [_quarantine_note(row) for row in _rows(con, QUARANTINED_ROWS_SQL)]
+        if _exists(con, "intermediate", "int_quarantined_rows")
+        else []
     )
     return DayFacts(
         as_of=as_of,
@@ -86,6 +85,23 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
         delivered=dict(delivered),
         active_holds=holds,
     )
+
+
+QUARANTINED_ROWS_SQL = """
+    select source_table, source_id, document_number, client_id, reason
+    from intermediate.int_quarantined_rows
+    order by source_table, source_id, reason
+"""
+
+
+def _quarantine_note(row: dict) -> dict:
+    """One line of the quarantine ops alert: which row, then why (never an address)."""
+    parts = [row["source_table"].removeprefix("netsuite_"), row["source_id"] or "?"]
+    if row["document_number"]:
+        parts.append(row["document_number"])
+    if row["client_id"] is not None:
+        parts.append(f"client {row['client_id']}")
+    return {"source_id": " ".join(str(p) for p in parts), "reason": row["reason"]}
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -27,6 +27,17 @@ from ar_assets.policy import Policy
 
 Row = dict[str, Any]
 
+# One PDF per listed invoice: about 25 KB each, a third more once encoded, so
+# 100 keep a message near 3.5 MB, well under the 10-25 MB that mail servers
+# commonly accept. A client past this gets no automated email (a statement
+# by hand is the useful message then) and the AM is told.
+# TODO: the limit is a constant, because policy.yaml has no key for it; remove
+# when the policy names it.
+MAX_INVOICES_PER_EMAIL = 100
+TOO_MANY_INVOICES_NOTE = "too many overdue invoices for one email: send a statement"
+# Lines of one ops alert; the rest are counted in its last line.
+MAX_OPS_ALERT_LINES = 50
+
 
 @dataclass(frozen=True)
 class PlannedMessage:
@@ -170,9 +181,10 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
         amounts = {s.currency: s.overdue_subtotal for s in summaries}
         oldest_dpd = max(d.dpd for d in docs)
         excluded = bool(client.get("is_excluded"))
+        too_many = len(docs) > MAX_INVOICES_PER_EMAIL
 
         out.extend(_internal_overdue(facts, client, tier, summaries, docs, oldest_dpd, excluded,
-                                     policy))
+                                     policy, notes=(TOO_MANY_INVOICES_NOTE,) if too_many else ()))
         out.extend(_hold_transitions(facts, client, tier, amounts, excluded))
 
         if excluded:
@@ -182,6 +194,10 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
         if not client.get("is_cadence_eligible"):
             last = client.get("last_client_email_date")
             out.append(_skip(as_of, client, f"cadence: last client email {last}"))
+            continue
+        if too_many:
+            reason = f"{len(docs)} overdue invoices, over {MAX_INVOICES_PER_EMAIL} for one email"
+            out.append(_skip(as_of, client, f"{reason} (manual outreach)"))
             continue
         to = tuple(sorted({r["email"] for r in recipients.get(cid, []) if r.get("email")}))
         if not to:
@@ -251,13 +267,14 @@ def _am_space(client: Row) -> str:
 def _internal_overdue(
     facts: DayFacts, client: Row, tier: int, summaries: tuple[CurrencySummary, ...],
     docs: tuple[InvoiceDoc, ...], oldest_dpd: int, excluded: bool, policy: Policy,
+    notes: tuple[str, ...] = (),
 ) -> list[PlannedMessage]:
     """AM overdue alert (and team alert from tier 2) at most once per cadence; the
     collections escalation on its own schedule (its key makes it once per episode)."""
     as_of = facts.as_of
     cid = client["client_id"]
     last = _last(facts.delivered.get((cid, "am_overdue"), []))
-    notes = ("manual outreach",) if excluded else ()
+    notes = (*notes, "manual outreach") if excluded else notes
     kwargs = dict(summaries=summaries, docs=docs, oldest_dpd=oldest_dpd, notes=notes)
     out = []
     if last is None or (as_of - last).days >= policy.cadence_days:
@@ -351,8 +368,10 @@ def _ops_alert(as_of: date, topic: str, rows: list[Row], title: str) -> PlannedM
     key = message_key(as_of, "ops_alert", topic)
     names = tuple(
         f"{r.get('client_id', r.get('source_id', ''))} {r.get('client_name', r.get('reason', ''))}"
-        for r in rows
+        for r in rows[:MAX_OPS_ALERT_LINES]
     )
+    if len(rows) > MAX_OPS_ALERT_LINES:
+        names += (f"and {len(rows) - MAX_OPS_ALERT_LINES} more",)
     alert = InternalAlert(
         message_key=key, as_of=as_of, kind="ops_alert", space="ops", client_id=None,
         client_name=title, tier=0, notes=names, thread_key=f"ops-{as_of}",

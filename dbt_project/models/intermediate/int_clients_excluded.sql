@@ -82,6 +82,8 @@ flagged as (
         listed.client_id is not null as is_listed,
         billed_over_threshold.client_id is not null as is_high_value_billed,
         customers.is_manual_hold,
+        -- an inactive customer gets no automated dunning; the AM decides
+        coalesce(customers.is_inactive, false) as is_inactive,
         coalesce(customers.hold_until_date >= {{ as_of }}, false)
             as is_held_until,
         customers.hold_until_date,
@@ -109,7 +111,8 @@ final as (
         or is_listed
         or is_high_value_billed
         or is_manual_hold
-        or is_held_until as is_excluded,
+        or is_held_until
+        or is_inactive as is_excluded,
         nullif(
             concat_ws(
                 '; ',
@@ -122,6 +125,7 @@ final as (
                         || ' over threshold'
                 end,
                 case when is_manual_hold then 'manual hold' end,
+                case when is_inactive then 'inactive in NetSuite' end,
                 case
                     when is_held_until
                         then 'on hold until '

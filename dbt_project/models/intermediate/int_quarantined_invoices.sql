@@ -1,17 +1,9 @@
 -- one row per landed invoice held back from alerting, with the reason
 with
 
-transactions as (
+checked_invoices as (
 
-    select * from {{ ref('base_netsuite__transactions') }}
-
-),
-
-invoices as (
-
-    select * from transactions
-
-    where transaction_type = 'invoice'
+    select * from {{ ref('base_netsuite__invoices') }}
 
 ),
 
@@ -19,23 +11,18 @@ quarantined as (
 
     select
         'netsuite_transactions' as source_table,
-        transaction_id as source_id,
+        cast(transaction_id as varchar) as source_id,
         transaction_id as invoice_id,
         tranid,
         client_id,
         currency_code,
         due_date,
         total_amount,
-        concat_ws(
-            '; ',
-            case when due_date is null then 'missing due date' end,
-            case when currency_code is null then 'missing currency' end
-        ) as reason
+        quarantine_reason as reason
 
-    from invoices
+    from checked_invoices
 
-    where due_date is null
-        or currency_code is null
+    where quarantine_reason is not null
 
 )
 

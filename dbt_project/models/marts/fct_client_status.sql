@@ -143,7 +143,9 @@ final as (
         coalesce(recipient_counts.recipient_count, 0) as recipient_count,
         customers.am_id,
         employees.full_name as am_name,
-        employees.email as am_email,
+        case
+            when employees.is_email_usable then employees.email
+        end as am_email,
         employees.chat_space as am_chat_space
 
     from customers

@@ -1,43 +1,31 @@
 -- one row per credit memo or payment with an unapplied amount above zero
+-- that passed the checks of base_netsuite__credits
 with
 
-transactions as (
+checked_credits as (
 
-    select * from {{ ref('base_netsuite__transactions') }}
-
-),
-
-credits as (
-
-    select
-        transaction_id as credit_id,
-        tranid,
-        transaction_type as credit_type,
-        client_id,
-        transaction_date,
-        currency_code,
-        abs(total_amount) as total_amount,
-        -- NetSuite keeps a credit memo's unapplied amount as amount unpaid
-        -- and a payment's as payment amount unused; signs vary by type
-        abs(
-            case transaction_type
-                when 'credit_memo'
-                    then coalesce(amount_unpaid, payment_amount_unused)
-                else coalesce(payment_amount_unused, amount_unpaid)
-            end
-        ) as unapplied_amount
-
-    from transactions
-
-    where transaction_type in ('credit_memo', 'payment')
+    select * from {{ ref('base_netsuite__credits') }}
 
 ),
 
 open_credits as (
 
-    select * from credits
+    select
+        credit_id,
+        tranid,
+        credit_type,
+        client_id,
+        transaction_date,
+        currency_code,
+        total_amount,
+        unapplied_amount
 
-    where unapplied_amount > 0
+    from checked_credits
+
+    where
+        unapplied_amount > 0
+        -- the rest is quarantined and reported in int_quarantined_rows
+        and quarantine_reason is null
 
 )
 

@@ -19,6 +19,18 @@ renamed as (
 
     from source
 
+),
+
+flagged as (
+
+    select
+        *,
+        -- an AM address that would fail delivery's check is left out of
+        -- Cc (and reported) rather than failing the client's email
+        {{ is_plain_email('email') }} as is_email_usable
+
+    from renamed
+
 )
 
-select * from renamed
+select * from flagged

@@ -1,9 +1,10 @@
--- one row per landed invoice that has a due date and a currency
+-- one row per landed invoice that passed every check of
+-- base_netsuite__invoices (the others are in int_quarantined_invoices)
 with
 
-transactions as (
+checked_invoices as (
 
-    select * from {{ ref('base_netsuite__transactions') }}
+    select * from {{ ref('base_netsuite__invoices') }}
 
 ),
 
@@ -35,12 +36,10 @@ invoices as (
         is_disputed,
         last_modified_at
 
-    from transactions
+    from checked_invoices
 
-    where transaction_type = 'invoice'
-        -- quarantined in int_quarantined_invoices, never reminded
-        and due_date is not null
-        and currency_code is not null
+    -- the rest is quarantined in int_quarantined_invoices, never reminded
+    where quarantine_reason is null
 
 ),
 
