@@ -97,13 +97,17 @@ def sender(server: SmtpSandbox, tls, **overrides) -> SmtpSender:
 
 
 def deliver(warehouse: Warehouse, smtp: SmtpSender, outbox_dir: Path):
-    """One run of the email step and the Chat step after it."""
+    """One run of the email step and the Chat step after it, with the sandbox's other
+    resources as the definitions build them."""
+    from ar_assets.definitions import defs
+
+    resources = {**defs.resources, "warehouse": warehouse, "smtp": smtp,
+                 "outbox": Outbox(outbox_dir=str(outbox_dir))}
     result = materialize(
         [deliver_client_emails, deliver_chat_alerts],
         partition_key=AS_OF.isoformat(),
         instance=DagsterInstance.ephemeral(),
-        resources={"warehouse": warehouse, "smtp": smtp,
-                   "outbox": Outbox(outbox_dir=str(outbox_dir))},
+        resources={k: v for k, v in resources.items() if k != "io_manager"},
     )
     assert result.success
     return result
