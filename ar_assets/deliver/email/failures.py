@@ -3,9 +3,9 @@
 One alert per business date (a deterministic ledger key) lists every client
 email of the day that failed, whose outcome is unknown, that was held behind an
 unknown one, or that was delivered with a refused recipient: client id, name,
-status and SMTP code, never an address. It is written as a ledger row and a rendered Chat card in
-render.outgoing, so the Chat step that runs after the email step delivers it
-under the same exactly-once protocol as every other alert.
+status and SMTP code, never an address. It is written as a ledger row and a
+rendered Chat card in render.outgoing, so the Chat step that runs after the
+email step delivers it under the same exactly-once protocol as every alert.
 """
 
 from __future__ import annotations
