@@ -7,7 +7,6 @@ import os
 from dagster import (
     AssetSelection,
     Definitions,
-    EnvVar,
     build_schedule_from_partitioned_job,
     define_asset_job,
     in_process_executor,
@@ -23,8 +22,11 @@ from ar_assets.deliver.email.assets import deliver_client_emails
 from ar_assets.deliver.email.smtp import smtp_sender_for_mode
 from ar_assets.deliver.hubspot.assets import deliver_hubspot_activities
 from ar_assets.deliver.hubspot.settings import hubspot_resource
+from ar_assets.gate.approval import approve_plan, plan_is_approved
+from ar_assets.gate.checks import amounts_carry_a_known_currency, money_columns_are_decimal
+from ar_assets.gate.reconciliation import open_ar_reconciles_with_source
 from ar_assets.land.assets import netsuite_raw
-from ar_assets.land.resources import NetSuiteResource
+from ar_assets.land.resources import netsuite_resource_from_env
 from ar_assets.model.assets import dbt_models
 from ar_assets.plan.assets import plan_messages
 from ar_assets.policy import load_policy
@@ -63,13 +65,8 @@ def build_resources() -> dict:
     """Resources for the mode named by AR_MODE (sandbox, the default, or live)."""
     return {
         "warehouse": Warehouse(),
-        "netsuite": NetSuiteResource(
-            account_id=EnvVar("NETSUITE_ACCOUNT_ID"),
-            consumer_key=EnvVar("NETSUITE_CONSUMER_KEY"),
-            consumer_secret=EnvVar("NETSUITE_CONSUMER_SECRET"),
-            token_id=EnvVar("NETSUITE_TOKEN_ID"),
-            token_secret=EnvVar("NETSUITE_TOKEN_SECRET"),
-            sandbox=os.environ.get("AR_MODE", "sandbox") == "sandbox",
+        "netsuite": netsuite_resource_from_env(
+            sandbox=os.environ.get("AR_MODE", "sandbox") == "sandbox"
         ),
         "outbox": Outbox(),
         "chat": chat_resource(),
@@ -80,9 +77,17 @@ def build_resources() -> dict:
     }
 
 
+GATES = [
+    open_ar_reconciles_with_source,
+    money_columns_are_decimal,
+    amounts_carry_a_known_currency,
+    plan_is_approved,
+]
+
 defs = Definitions(
     assets=ALL_ASSETS,
-    jobs=[daily_ar_job],
+    asset_checks=GATES,
+    jobs=[daily_ar_job, approve_plan],
     schedules=[daily_ar_schedule],
     sensors=[run_failure_sensor],
     resources=build_resources(),
