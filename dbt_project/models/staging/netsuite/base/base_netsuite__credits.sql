@@ -83,7 +83,8 @@ checked as (
                     then 'client ' || client_id || ' is not a landed customer'
             end,
             case
-                when {{ has_excess_decimals('unapplied_amount', 'minor_units') }}
+                when
+                    {{ has_excess_decimals('unapplied_amount', 'minor_units') }}
                     then currency_code || ' amount with more than '
                     || minor_units || ' decimal places'
             end
