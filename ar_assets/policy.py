@@ -26,6 +26,7 @@ class Policy:
     collections_after_days: int = 14
     hold_weekend_client_emails: bool = False
     require_approval: bool = False
+    max_invoices_per_email: int = 100
     high_value_billed_threshold: dict[str, Decimal] = field(default_factory=dict)
 
     def dbt_vars(self) -> dict[str, object]:

@@ -29,7 +29,7 @@ import pytest
 
 from ar_assets.land.parsing import RAW_TABLES, parse_items
 from ar_assets.plan.messages import message_key
-from ar_assets.plan.planning import MAX_INVOICES_PER_EMAIL
+from ar_assets.policy import load_policy
 from ar_assets.sandbox.ledger import Contact, CreditMemo, Currency, Employee
 from ar_assets.sandbox.netsuite_server import NetSuiteSandbox
 from tests.builders import AM_EMAIL, CURRENCIES, LedgerBuilder
@@ -632,7 +632,9 @@ def _(day: Day) -> None:
     decision = day.decision("C48")
     assert decision["status"] == "skipped"
     assert decision["reason"] == (
-        f"1000 overdue invoices, over {MAX_INVOICES_PER_EMAIL} for one email (manual outreach)")
+        f"1000 overdue invoices, over {load_policy().max_invoices_per_email} for one email"
+        " (manual outreach)"
+    )
     planned, posted = day.alert_for("C48", "am_overdue")
     assert planned["notes"] == ["too many overdue invoices for one email: send a statement"]
     assert [s["overdue_subtotal"] for s in planned["amounts"]] == ["1250.00"]

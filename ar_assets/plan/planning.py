@@ -27,13 +27,6 @@ from ar_assets.policy import Policy
 
 Row = dict[str, Any]
 
-# One PDF per listed invoice: about 25 KB each, a third more once encoded, so
-# 100 keep a message near 3.5 MB, well under the 10-25 MB that mail servers
-# commonly accept. A client past this gets no automated email (a statement
-# by hand is the useful message then) and the AM is told.
-# TODO: the limit is a constant, because policy.yaml has no key for it; remove
-# when the policy names it.
-MAX_INVOICES_PER_EMAIL = 100
 TOO_MANY_INVOICES_NOTE = "too many overdue invoices for one email: send a statement"
 # Lines of one ops alert; the rest are counted in its last line.
 MAX_OPS_ALERT_LINES = 50
@@ -181,7 +174,7 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
         amounts = {s.currency: s.overdue_subtotal for s in summaries}
         oldest_dpd = max(d.dpd for d in docs)
         excluded = bool(client.get("is_excluded"))
-        too_many = len(docs) > MAX_INVOICES_PER_EMAIL
+        too_many = len(docs) > policy.max_invoices_per_email
 
         out.extend(_internal_overdue(facts, client, tier, summaries, docs, oldest_dpd, excluded,
                                      policy, notes=(TOO_MANY_INVOICES_NOTE,) if too_many else ()))
@@ -196,7 +189,8 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
             out.append(_skip(as_of, client, f"cadence: last client email {last}"))
             continue
         if too_many:
-            reason = f"{len(docs)} overdue invoices, over {MAX_INVOICES_PER_EMAIL} for one email"
+            limit = policy.max_invoices_per_email
+            reason = f"{len(docs)} overdue invoices, over {limit} for one email"
             out.append(_skip(as_of, client, f"{reason} (manual outreach)"))
             continue
         to = tuple(sorted({r["email"] for r in recipients.get(cid, []) if r.get("email")}))
