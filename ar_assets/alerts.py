@@ -11,6 +11,7 @@ from datetime import date
 
 from dagster import (
     DagsterRunStatus,
+    DefaultSensorStatus,
     HookContext,
     RunFailureSensorContext,
     failure_hook,
@@ -62,7 +63,8 @@ def ops_alert_on_failure(context: HookContext) -> None:
                  partition_date(partition), context.step_key, summary)
 
 
-@run_failure_sensor(name="run_failure_sensor", minimum_interval_seconds=60)
+@run_failure_sensor(name="run_failure_sensor", minimum_interval_seconds=60,
+                    default_status=DefaultSensorStatus.RUNNING)
 def run_failure_sensor(context: RunFailureSensorContext, warehouse: Warehouse,
                        chat: GoogleChatResource, outbox: Outbox) -> None:
     """Posts an ops alert for any failed daily run, per failed step, unless the failure

@@ -122,8 +122,9 @@ def test_a_busy_space_gets_a_digest_split_under_32000_bytes_in_order(con, chat):
     long_name = "Ünïcode Holding & Söhne \"Quoted\" " * 24
     alerts = [alert(con, cid, kind="team_alert", space="ar_team", name=f"{long_name}{cid}")
               for cid in range(1, 121)]
+    chat.faults.messages_per_second = 10  # pacing has its own test; keep this one quick
 
-    report = deliver(con, chat, alerts)
+    report = deliver(con, chat, alerts, min_interval_seconds=0.1)
 
     posts = chat.messages(chat.spaces["ar_team"])
     assert len(posts) > 1 and report.digests == 1
@@ -137,7 +138,7 @@ def test_a_busy_space_gets_a_digest_split_under_32000_bytes_in_order(con, chat):
         [str(cid) for cid in range(1, 121)]
     assert {status for status, *_ in ledger(con).values()} == {"delivered"}
     assert report.outcomes["delivered"] == 120
-    assert chat.busiest_second() == 1
+    assert len({status_and_id[2] for status_and_id in ledger(con).values()}) == len(posts)
 
 
 def test_alerts_below_the_digest_threshold_stay_cards(con, chat):

@@ -14,6 +14,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 from dagster import (
     DagsterEventType,
@@ -24,13 +25,14 @@ from dagster import (
     reconstructable,
 )
 
-from ar_assets.alerts import run_failure_sensor
+from ar_assets.alerts import failure_key, run_failure_sensor
 from ar_assets.deliver.channels import Outbox
 from ar_assets.deliver.chat.settings import GoogleChatResource
 from ar_assets.resources import Warehouse
 from ar_assets.sandbox.chat_server import serve_delivery_sandboxes
 from ar_assets.sandbox.session import SandboxSession
 from tests.builders import LedgerBuilder
+from tests.conftest import CaseRun
 
 AS_OF = date(2026, 6, 16)
 CLIENTS = [f"C{n}" for n in range(51, 61)]
@@ -51,6 +53,19 @@ def daily_job():
 
 def failed_steps(instance: DagsterInstance, run_id: str) -> list[str]:
     return [e.step_key for e in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE)]
+
+
+def evaluate_failure_sensor(instance: DagsterInstance, run_id: str, duckdb_path: str) -> None:
+    """One tick of the run-failure sensor for the failed run, as the daemon would run it."""
+    run = instance.get_run_by_id(run_id)
+    failure = next(iter(instance.all_logs(run_id, of_type=DagsterEventType.RUN_FAILURE)))
+    context = build_run_status_sensor_context(
+        sensor_name="run_failure_sensor", dagster_event=failure.dagster_event,
+        dagster_instance=instance, dagster_run=run,
+        resources={"warehouse": Warehouse(path=duckdb_path), "chat": GoogleChatResource(),
+                   "outbox": Outbox()},
+    ).for_run_failure()
+    run_failure_sensor(context)
 
 
 @pytest.fixture(scope="module")
@@ -120,10 +135,7 @@ def test_h14_the_full_re_execution_sends_nothing_again(h14):
 
 
 def test_h14_the_ledger_shows_each_email_and_activity_delivered_once(h14):
-    session = h14["session"]
-    from tests.conftest import CaseRun
-
-    case = CaseRun(session)
+    case = CaseRun(h14["session"])
     emails = [r for r in case.ledger(kind="client_overdue") if r["status"] == "delivered"]
     activities = [r for r in case.ledger(channel="hubspot") if r["status"] == "delivered"]
 
@@ -134,19 +146,25 @@ def test_h14_the_ledger_shows_each_email_and_activity_delivered_once(h14):
 def test_h14_one_failure_raises_one_ops_alert_from_hook_and_sensor(h14):
     servers, instance, first, session = (h14["servers"], h14["instance"], h14["first"],
                                          h14["session"])
-    before = [p for p in servers.chat.messages("OPS")]
-    run = instance.get_run_by_id(first.run_id)
-    failure = next(iter(instance.all_logs(first.run_id, of_type=DagsterEventType.RUN_FAILURE)))
-    context = build_run_status_sensor_context(
-        sensor_name="run_failure_sensor", dagster_event=failure.dagster_event,
-        dagster_instance=instance, dagster_run=run,
-        resources={"warehouse": Warehouse(path=session.duckdb_path), "chat": GoogleChatResource(),
-                   "outbox": Outbox()},
-    ).for_run_failure()
-
-    run_failure_sensor(context)
+    before = servers.chat.messages("OPS")
+    evaluate_failure_sensor(instance, first.run_id, session.duckdb_path)
 
     after = servers.chat.messages("OPS")
     assert len(before) == len(after) == 1
     text = str(after[0].body)
     assert "deliver__hubspot_activities" in text and "503" in text
+
+
+def test_h14_the_sensor_posts_the_alert_the_hook_could_not(h14):
+    servers, instance, first, session = (h14["servers"], h14["instance"], h14["first"],
+                                         h14["session"])
+    key = failure_key(AS_OF, "deliver__hubspot_activities")
+    with duckdb.connect(session.duckdb_path) as con:
+        con.execute("update ops.ledger set status = 'failed', reason = 'chat 503' "
+                    "where message_key = ?", [key])
+    evaluate_failure_sensor(instance, first.run_id, session.duckdb_path)
+
+    assert len(servers.chat.messages("OPS")) == 2
+    with duckdb.connect(session.duckdb_path, read_only=True) as con:
+        assert con.execute("select status from ops.ledger where message_key = ?",
+                           [key]).fetchone() == ("delivered",)

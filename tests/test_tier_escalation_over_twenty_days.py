@@ -167,6 +167,16 @@ def test_hubspot_holds_each_activity_once_on_its_own_company(days):
     assert len(activity_rows) == 10
 
 
+def test_each_client_is_linked_to_its_one_hubspot_company(days):
+    case, servers, _ = days
+
+    links = case.query("select netsuite_customer_id, hubspot_company_id, match_count "
+                       "from ops.hubspot_companies order by 1")
+
+    assert links == [(str(cid), servers.hubspot.company_ids(str(cid))[0], 1)
+                     for cid in (41, 42, 43, 44)]
+
+
 def test_no_chat_space_got_more_than_one_message_a_second(days):
     _, servers, _ = days
 
@@ -180,11 +190,14 @@ def test_hubspot_calls_per_logged_activity_stay_near_the_batch_floor(days):
     creates = [r for r in requests if r.path.endswith("/batch/create")]
 
     searches = [r for r in requests if r.path.endswith("/companies/search")]
+    updates = [r for r in requests if r.method == "PATCH"]
 
     activities = sum(r.objects for r in creates if r.status == 201)
 
     assert activities == 10
     assert not [r for r in requests if r.status >= 400]
-    # Each batch create needs at most one company search before it; nothing else is called.
+    # One company search at most per batch create, one property update per hold
+    # transition (C41 placed, C43 placed and lifted), and nothing else.
     assert len(searches) <= len(creates)
-    assert len(requests) == len(searches) + len(creates)
+    assert len(updates) == 3
+    assert len(requests) == len(searches) + len(creates) + len(updates)

@@ -10,7 +10,7 @@ from ar_assets.deliver.channels import DeliveryResult, Outbox
 from ar_assets.deliver.chat.ops import send_ops_alert
 from ar_assets.deliver.chat.settings import GoogleChatResource
 from ar_assets.deliver.hubspot.client import API_EXCEPTIONS, HubSpotCrm, HubSpotUnavailable
-from ar_assets.deliver.hubspot.logbook import log_in_mode
+from ar_assets.deliver.hubspot.logbook import log_in_mode, remember_companies
 from ar_assets.deliver.hubspot.settings import HubSpotResource
 from ar_assets.deliver.hubspot.sources import plan_notes
 from ar_assets.deliver.protocol import deliver_once, flag_interrupted, pending_outgoing
@@ -104,6 +104,8 @@ def deliver_campaign_holds(
                 companies = crm.find_companies({str(p[2]) for p in pending}) if crm else {}
             except HubSpotUnavailable as exc:
                 raise Failure(description=f"campaign holds not applied: {exc}") from None
+            if crm is not None:
+                remember_companies(con, crm)
             transitions = HoldTransitions(campaign_control, crm, companies,
                                           hubspot.hold_property)
             for key, _, _, payload in pending:

@@ -92,10 +92,11 @@ def deliver_chat_alerts(
         "routed_to_ar_team_fallback": report.routed_to_fallback,
         "messages_per_space": MetadataValue.md(f"| space | messages |\n|---|---|\n{table}"),
     }
-    if outcomes["failed"]:
+    if outcomes["failed"] or outcomes["unknown"]:
         reasons = "; ".join(f"{r} ({n})" for r, n in report.failures.most_common(5))
         raise Failure(
-            description=f"{outcomes['failed']} chat alerts failed: {reasons}. Client emails "
+            description=f"{outcomes['failed']} chat alerts failed ({reasons or 'none'}), "
+            f"{outcomes['unknown']} with an unknown outcome (never resent). Client emails "
             "are unaffected; failed alerts are retried by the next run of the day.",
             metadata=metadata,
         )

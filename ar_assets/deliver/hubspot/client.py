@@ -156,8 +156,9 @@ class HubSpotCrm:
                                              f"{_error_message(exc)}") from None
                 raise
             except urllib3.exceptions.MaxRetryError as exc:
-                # Retry(connect=2) gave up: the request never reached HubSpot.
-                if attempt < s.max_attempts and _never_sent(exc):
+                # Connections refused twice never reached HubSpot; a read that broke
+                # after sending is retried only when it changes nothing (a search).
+                if attempt < s.max_attempts and (_never_sent(exc) or not is_create):
                     self.sleep(s.backoff_seconds * 2 ** (attempt - 1))
                     continue
                 if is_create and not _never_sent(exc):
@@ -209,6 +210,10 @@ class HubSpotCrm:
                     self._companies[netsuite_id].append(str(company.id))
         return {str(i): sorted(self._companies.get(str(i), []), key=int)
                 for i in netsuite_ids}
+
+    def known_companies(self) -> dict[str, list[str]]:
+        """Every lookup made so far: NetSuite customer id -> HubSpot company ids."""
+        return {k: sorted(v, key=int) for k, v in self._companies.items()}
 
     def find_logged(self, object_type: str, message_keys: Iterable[str]) -> dict[str, str]:
         """Activities already in HubSpot, by our message key: key -> HubSpot object id."""

@@ -15,6 +15,7 @@ from ar_assets.deliver.hubspot.activities import Activity, ActivityReport, log_a
 from ar_assets.deliver.hubspot.client import HubSpotCrm
 from ar_assets.deliver.hubspot.settings import HubSpotResource
 from ar_assets.deliver.protocol import deliver_once
+from ar_assets.ledger import utcnow
 from ar_assets.plan.messages import message_key
 
 
@@ -31,6 +32,32 @@ def outbox_record(activity: Activity) -> tuple[str, dict]:
                        "hs_email_subject": props["hs_email_subject"],
                        "hs_email_direction": props["hs_email_direction"],
                        "hs_email_status": props["hs_email_status"]}
+
+
+COMPANIES_DDL = """
+create schema if not exists ops;
+create table if not exists ops.hubspot_companies (
+    netsuite_customer_id varchar primary key,
+    hubspot_company_id varchar,
+    match_count integer not null,
+    checked_at timestamp not null
+);
+"""
+
+
+def remember_companies(con: duckdb.DuckDBPyConnection, crm: HubSpotCrm) -> int:
+    """Keeps the run's company lookups in ops.hubspot_companies, so Chat cards and
+    analysts can link a client to its HubSpot company (id only when exactly one)."""
+    known = crm.known_companies()
+    if not known:
+        return 0
+    con.execute(COMPANIES_DDL)
+    con.executemany(
+        "insert or replace into ops.hubspot_companies values (?, ?, ?, ?)",
+        [(netsuite_id, ids[0] if len(ids) == 1 else None, len(ids), utcnow())
+         for netsuite_id, ids in sorted(known.items())],
+    )
+    return len(known)
 
 
 @dataclass
@@ -52,6 +79,7 @@ def log_in_mode(con: duckdb.DuckDBPyConnection, hubspot: HubSpotResource, outbox
         return LoggingResult(report)
     crm = crm or hubspot.crm()
     report = log_activities(con, crm, activities)
+    remember_companies(con, crm)
     if report.problems:
         send_ops_alert(con, chat, outbox, as_of,
                        message_key(as_of, "ops_alert", "hubspot_company_match"),
