@@ -289,7 +289,9 @@ def _collections(
     start = episode_start(facts.delivered.get((cid, "client_overdue"), []), policy)
     eligible = [d for d in emails if start and d >= start
                 and (facts.as_of - d).days >= policy.collections_after_days]
-    if not eligible:
+    escalated = [d for d in facts.delivered.get((cid, "collections"), [])
+                 if start and d >= start]
+    if not eligible or escalated:
         return []
     key_parts = ("collections", cid, start)
     return [_alert(facts.as_of, "collections", "collections", client, tier,

@@ -54,7 +54,8 @@ def _entry(key: str, source: dict) -> LedgerEntry:
                        tier=source["tier"], amounts=amounts)
 
 
-def email_sources(con: duckdb.DuckDBPyConnection, as_of: date, render_root: Path) -> list[dict]:
+def email_sources(con: duckdb.DuckDBPyConnection, as_of: date) -> list[dict]:
+    """Client emails delivered in the lookback window, with their rendered file if known."""
     join = ("left join render.outgoing o on o.message_key = l.message_key "
             "and o.as_of = l.as_of" if _has_table(con, "render", "outgoing") else "")
     path = "o.eml_path" if join else "null"
@@ -107,7 +108,7 @@ def plan_activities(con: duckdb.DuckDBPyConnection, as_of: date, render_root: Pa
                     key_property: str) -> list[Activity]:
     """Records the ledger rows of the email activities and notes still to log and
     returns them."""
-    emails = email_sources(con, as_of, render_root)
+    emails = email_sources(con, as_of)
     open_emails = _open_keys(con, [activity_key(r["message_key"]) for r in emails])
     activities, entries = [], []
     for row in emails:
