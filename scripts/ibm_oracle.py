@@ -93,7 +93,7 @@ def late_payers(
     """Clients with an invoice settled after its due date within the `lookback_days`
     days before `as_of`: as_of - lookback <= settled <= as_of - 1. SPEC 3 says "before
     as_of" here and "before or on as_of" for offences; `through_as_of` also counts a
-    settlement on as_of itself (the product's reading)."""
+    settlement on as_of itself, to measure what that other reading changes."""
     first = as_of - timedelta(days=lookback_days)
     last = as_of if through_as_of else as_of - timedelta(days=1)
     return {
