@@ -33,9 +33,11 @@ late_payments as (
     where
         is_paid_in_full
         and close_date > due_date
-        and close_date between
-        {{ as_of }} - {{ policy_int('late_payer_lookback_days') }}
-        and {{ as_of }}
+        -- "within the N days before as_of": a settlement dated as_of itself
+        -- counts from the next run
+        and close_date >= {{ as_of }}
+        - {{ policy_int('late_payer_lookback_days') }}
+        and close_date < {{ as_of }}
 
     group by 1
 
