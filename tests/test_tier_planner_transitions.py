@@ -97,3 +97,28 @@ def test_a_tier_3_client_with_an_active_hold_gets_no_second_one():
                               holds={41: "hold-key-41"}), Policy())
 
     assert planned(messages, "hold_placed") == []
+
+
+def test_disputed_overdue_invoices_are_listed_to_the_am_but_kept_out_of_client_emails():
+    disputed = overdue_invoice(45) | {"is_overdue": False, "is_disputed": True}
+    messages = plan_day(facts([client(45, 1, has_disputed_overdue=True)], [disputed],
+                              [balance(45)]), Policy())
+
+    [skip] = [m for m in messages if m.entry.kind == "client_overdue"]
+    assert (skip.entry.status, skip.entry.reason) == ("skipped", "overdue invoices are disputed")
+    [alert] = planned(messages, "am_overdue")
+    assert [d.tranid for d in alert.payload.invoices] == ["INV-45"]
+    assert "disputed: INV-45" in alert.payload.notes
+    assert alert.entry.amounts == {}
+
+
+def test_a_predue_alert_shows_the_amount_open_not_overdue():
+    row = overdue_invoice(46) | {"due_date": AS_OF + timedelta(days=8), "dpd": -8,
+                                 "client_name": "C46 Trading", "am_id": 900, "tier": 0,
+                                 "is_disputed": False}
+    day = facts([client(46, 0)])
+    day.predue = [row]
+
+    [alert] = planned(plan_day(day, Policy()), "am_predue")
+    [summary] = alert.payload.amounts
+    assert (summary.overdue_subtotal, summary.open_balance) == (Decimal(0), Decimal("500.00"))

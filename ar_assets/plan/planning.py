@@ -144,7 +144,16 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
             # Paid in full: nothing is open, but an active hold must still be lifted.
             out.extend(_hold_lift(facts, client))
             continue
+        disputed = _disputed_docs(invoices.get(cid, []), lines, policy)
         if not overdue:
+            if disputed:
+                # Disputed invoices stay out of client emails and totals, but the
+                # AM sees them listed.
+                out.extend(_internal_overdue(
+                    facts, client, tier, (), disputed, max(d.dpd for d in disputed),
+                    bool(client.get("is_excluded")), policy,
+                    notes=tuple(f"disputed: {d.tranid}" for d in disputed),
+                ))
             if client.get("has_overdue_before_credits"):
                 reason = "net credit balance"
             elif client.get("has_disputed_overdue"):
@@ -176,8 +185,10 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
         excluded = bool(client.get("is_excluded"))
         too_many = len(docs) > policy.max_invoices_per_email
 
-        out.extend(_internal_overdue(facts, client, tier, summaries, docs, oldest_dpd, excluded,
-                                     policy, notes=(TOO_MANY_INVOICES_NOTE,) if too_many else ()))
+        notes = (TOO_MANY_INVOICES_NOTE,) if too_many else ()
+        notes += tuple(f"disputed, not in totals: {d.tranid}" for d in disputed)
+        out.extend(_internal_overdue(facts, client, tier, summaries, docs + disputed, oldest_dpd,
+                                     excluded, policy, notes=notes))
         out.extend(_hold_transitions(facts, client, tier, amounts, excluded))
 
         if excluded:
@@ -256,6 +267,20 @@ def _alert(
 
 def _am_space(client: Row) -> str:
     return f"am-{client['am_id']}" if client.get("am_id") is not None else "ar_team"
+
+
+def _disputed_docs(
+    invoices: list[Row], lines: dict[int, list[Row]], policy: Policy
+) -> tuple[InvoiceDoc, ...]:
+    """The client's disputed invoices at or past the overdue threshold, oldest first."""
+    rows = [
+        inv for inv in invoices
+        if inv.get("is_disputed") and int(inv["dpd"]) >= policy.overdue_threshold_days
+    ]
+    return tuple(
+        _invoice_doc(inv, lines.get(int(inv["invoice_id"]), []))
+        for inv in sorted(rows, key=lambda r: (r["due_date"], r["tranid"]))
+    )
 
 
 def _internal_overdue(
@@ -347,7 +372,8 @@ def _predue_alerts(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
     for row in sorted(facts.predue, key=lambda r: (r["client_id"], r["due_date"], r["tranid"])):
         notes = ("disputed",) if row.get("is_disputed") else ()
         remaining = to_minor(_dec(row["remaining_amount"]), row["currency_code"])
-        summary = CurrencySummary(row["currency_code"], remaining, Decimal(0), remaining)
+        # Not yet due: nothing is overdue, the remaining amount is open.
+        summary = CurrencySummary(row["currency_code"], Decimal(0), Decimal(0), remaining)
         doc = _invoice_doc(row, [])
         days = (row["due_date"] - facts.as_of).days
         client = {"client_id": row["client_id"], "client_name": row["client_name"],

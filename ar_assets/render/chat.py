@@ -107,7 +107,9 @@ def _client_ref(alert: InternalAlert) -> str:
 
 def _amount_text(summary: CurrencySummary, locale: str) -> str:
     cur = summary.currency
-    parts = [f"overdue {format_money(summary.overdue_subtotal, cur, locale)}"]
+    parts = []
+    if summary.overdue_subtotal:
+        parts.append(f"overdue {format_money(summary.overdue_subtotal, cur, locale)}")
     if summary.credits_applied:
         parts.append(f"credits applied {format_money(summary.credits_applied, cur, locale)}")
     parts.append(f"open {format_money(summary.open_balance, cur, locale)}")
