@@ -120,11 +120,6 @@ def test_no_recipient_address_appears_in_the_run_logs_or_metadata(dry_run):
         assert address not in dry_run.log_text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Chat and campaign steps do not read AR_DRY_RUN yet; remove the mark when "
-    "ar_assets/deliver/protocol.py honours the dry run for every channel",
-)
 def test_a_dry_run_sends_no_chat_alert_and_no_campaign_hold(dry_run):
     sent = [r for r in dry_run.case.ledger(as_of=AS_OF) if r["status"] == "delivered"]
     assert sent == []

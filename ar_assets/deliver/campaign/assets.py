@@ -9,6 +9,7 @@ from ar_assets.deliver.campaign.control import CampaignControlResource
 from ar_assets.deliver.channels import DeliveryResult, Outbox
 from ar_assets.deliver.chat.ops import send_ops_alert
 from ar_assets.deliver.chat.settings import GoogleChatResource
+from ar_assets.deliver.dry_run import dry_run_requested, report_dry_run
 from ar_assets.deliver.hubspot.client import API_EXCEPTIONS, HubSpotCrm, HubSpotUnavailable
 from ar_assets.deliver.hubspot.logbook import log_in_mode, remember_companies
 from ar_assets.deliver.hubspot.settings import HubSpotResource
@@ -89,6 +90,8 @@ def deliver_campaign_holds(
         interrupted = flag_interrupted(con, as_of, "campaign")
         pending = [(key, kind, client_id, json.loads(body))
                    for key, kind, client_id, _, body in pending_outgoing(con, as_of, "campaign")]
+        if dry_run_requested():
+            return report_dry_run(context, "campaign holds", len(pending))
         if not campaign_control.uses_webhook():
             for key, kind, client_id, payload in pending:
                 record = {"message_key": key, "kind": kind, "client_id": client_id, **payload,

@@ -15,6 +15,7 @@ from dagster import (
 from ar_assets.deliver.channels import Outbox
 from ar_assets.deliver.chat.delivery import PendingAlert, deliver_alerts, planned_space
 from ar_assets.deliver.chat.settings import GoogleChatResource
+from ar_assets.deliver.dry_run import dry_run_requested, report_dry_run
 from ar_assets.deliver.protocol import flag_interrupted
 from ar_assets.partitions import daily_partitions, partition_date
 from ar_assets.resources import Warehouse
@@ -68,6 +69,8 @@ def deliver_chat_alerts(
     with warehouse.connect() as con:
         interrupted = flag_interrupted(con, as_of, "chat")
         alerts = pending_alerts(con, as_of)
+        if dry_run_requested():
+            return report_dry_run(context, "chat alerts", len(alerts))
         report = deliver_alerts(con, chat, outbox, as_of, alerts, am_chat_spaces(con))
 
     outcomes = report.outcomes

@@ -9,8 +9,8 @@ from pathlib import Path
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from ar_assets.deliver.channels import DeliveryResult, Outbox
+from ar_assets.deliver.dry_run import dry_run_requested, report_dry_run
 from ar_assets.deliver.email.addresses import INVALID_ADDRESS, InvalidEnvelope, message_envelope
-from ar_assets.deliver.email.dry_run import dry_run_requested, report_dry_run
 from ar_assets.deliver.email.failures import record_failure_alert, refusal_note
 from ar_assets.deliver.email.holds import HELD_NOTE, clients_with_unknown_email, hold_email
 from ar_assets.deliver.email.smtp import Refusal, SmtpBatch, SmtpSender

@@ -5,6 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult,
 
 from ar_assets.deliver.channels import Outbox
 from ar_assets.deliver.chat.settings import GoogleChatResource
+from ar_assets.deliver.dry_run import dry_run_requested, report_dry_run
 from ar_assets.deliver.hubspot.logbook import log_in_mode
 from ar_assets.deliver.hubspot.settings import HubSpotResource
 from ar_assets.deliver.hubspot.sources import plan_activities
@@ -34,6 +35,8 @@ def deliver_hubspot_activities(
         interrupted = flag_interrupted(con, as_of, "hubspot")
         activities = plan_activities(con, as_of, render_settings.root(),
                                      hubspot.message_key_property)
+        if dry_run_requested():
+            return report_dry_run(context, "hubspot activities", len(activities))
         result = log_in_mode(con, hubspot, outbox, chat, as_of, activities)
 
     report, calls = result.report, result.calls
