@@ -113,6 +113,10 @@ def main() -> None:
     parser.add_argument("--clients", default=300, type=int)
     parser.add_argument("--synthetic-date", default="2026-06-16", type=date.fromisoformat)
     parser.add_argument("--out", default=str(PROJECT_ROOT / "var" / "demo"))
+    parser.add_argument(
+        "--servers", action="store_true",
+        help="deliver the synthetic day to loopback HubSpot and Chat servers, not the outbox",
+    )
     args = parser.parse_args()
 
     out = Path(args.out)
@@ -126,7 +130,8 @@ def main() -> None:
         ibm_paths = (session.duckdb_path, session.outbox_dir)
 
     with SandboxSession.start(
-        "synthetic", out / "synthetic", clients=args.clients, as_of=args.synthetic_date
+        "synthetic", out / "synthetic", clients=args.clients, as_of=args.synthetic_date,
+        delivery_servers=args.servers,
     ) as session:
         replay(session, [args.synthetic_date], f"Synthetic ledger, {args.clients} clients")
         synthetic_paths = (session.duckdb_path, session.outbox_dir)

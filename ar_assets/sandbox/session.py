@@ -76,13 +76,20 @@ class SandboxSession:
         *,
         clients: int = 300,
         as_of: date = date(2026, 6, 16),
+        delivery_servers: bool = False,
     ) -> Iterator[SandboxSession]:
         """Serves the dataset on loopback and points this process's environment at it."""
         workdir = Path(workdir)
         workdir.mkdir(parents=True, exist_ok=True)
-        server = NetSuiteSandbox(build_dataset(dataset, clients, as_of), as_of)
+        ledger = build_dataset(dataset, clients, as_of)
+        server = NetSuiteSandbox(ledger, as_of)
         with ExitStack() as stack:
             base_url = stack.enter_context(serve_app(server.app))
+            if delivery_servers:
+                # Loopback HubSpot and Chat, reached through the real clients.
+                from ar_assets.sandbox.chat_server import serve_delivery_sandboxes
+
+                stack.enter_context(serve_delivery_sandboxes(ledger))
             session = cls(workdir, server, base_url)
             saved = {k: os.environ.get(k) for k in session.environment()}
             os.environ.update(session.environment())
