@@ -10,7 +10,7 @@ demo: setup
 	uv run --frozen python -m ar_assets.demo
 
 test: setup
-	uv run --frozen pytest -q
+	uv run --frozen pytest -q -n 2 --dist loadfile
 
 ui: setup
 	uv run --frozen python -m ar_assets.sandbox.ui

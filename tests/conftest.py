@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import date
 from email import message_from_bytes, policy
@@ -11,9 +12,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
+
+from ar_assets.policy import PROJECT_ROOT
+from ar_assets.sandbox.ledger import SourceLedger
 from ar_assets.sandbox.session import SandboxSession
 
-from ar_assets.sandbox.ledger import SourceLedger
+# Parallel workers (pytest -n) each keep dbt's target and logs apart, so one
+# worker's partial parse never reads another's half-written files.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    os.environ["DBT_TARGET_PATH"] = str(PROJECT_ROOT / "var" / "dbt" / _WORKER / "target")
+    os.environ["DBT_LOG_PATH"] = str(PROJECT_ROOT / "var" / "dbt" / _WORKER / "logs")
 
 
 class CaseRun:
