@@ -27,7 +27,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,7 +36,7 @@ from starlette.routing import Route
 
 from ar_assets.sandbox.hubspot_server import CAMPAIGN_TOKEN, HubSpotSandbox
 from ar_assets.sandbox.ledger import SourceLedger
-from ar_assets.sandbox.serve import serve_app
+from ar_assets.sandbox.serve import faults_endpoint, serve_app
 
 MESSAGE_LIMIT_BYTES = 32_000
 WEBHOOK_KEY = "sandbox-webhook-key"
@@ -195,14 +195,7 @@ class ChatSandbox:
         return JSONResponse(reply)
 
     async def _faults_endpoint(self, request: Request) -> JSONResponse:
-        if request.method == "PUT":
-            changes = await request.json()
-            unknown = sorted(set(changes) - {f.name for f in fields(ChatFaults)})
-            if unknown:
-                return JSONResponse({"error": f"unknown faults {unknown}"}, 400)
-            for name, value in changes.items():
-                setattr(self.faults, name, value)
-        return JSONResponse(asdict(self.faults))
+        return await faults_endpoint(request, self.faults)
 
     async def _requests_endpoint(self, request: Request) -> JSONResponse:
         if request.method == "DELETE":

@@ -24,7 +24,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from starlette.applications import Starlette
@@ -33,6 +33,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ar_assets.sandbox.ledger import SourceLedger
+from ar_assets.sandbox.serve import faults_endpoint
 
 SANDBOX_TOKEN = "pat-sandbox-hubspot-token"
 CAMPAIGN_TOKEN = "sandbox-campaign-token"
@@ -448,14 +449,7 @@ class HubSpotSandbox:
     # -- control ------------------------------------------------------------------
 
     async def _faults_endpoint(self, request: Request) -> JSONResponse:
-        if request.method == "PUT":
-            changes = await request.json()
-            unknown = sorted(set(changes) - {f.name for f in fields(HubSpotFaults)})
-            if unknown:
-                return JSONResponse({"error": f"unknown faults {unknown}"}, 400)
-            for name, value in changes.items():
-                setattr(self.faults, name, value)
-        return JSONResponse(asdict(self.faults))
+        return await faults_endpoint(request, self.faults)
 
     async def _requests_endpoint(self, request: Request) -> JSONResponse:
         if request.method == "DELETE":

@@ -11,9 +11,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, fields
 from datetime import date
 
 import uvicorn
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 
 def _bound_socket(port: int) -> socket.socket:
@@ -91,3 +94,15 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+async def faults_endpoint(request: Request, faults: object) -> JSONResponse:
+    """GET shows a sandbox's fault switches; PUT changes the named ones (unknown names: 400)."""
+    if request.method == "PUT":
+        changes = await request.json()
+        unknown = sorted(set(changes) - {f.name for f in fields(faults)})
+        if unknown:
+            return JSONResponse({"error": f"unknown faults {unknown}"}, 400)
+        for name, value in changes.items():
+            setattr(faults, name, value)
+    return JSONResponse(asdict(faults))
