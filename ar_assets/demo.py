@@ -139,7 +139,11 @@ def main() -> None:
     print(f"\nfinished in {time.perf_counter() - began:.0f} s")
     for name, (db, outbox) in (("IBM", ibm_paths), ("synthetic", synthetic_paths)):
         print(f"{name}: DuckDB {db}  outbox {outbox}")
-    print("query the ledger: duckdb " + ibm_paths[0] + " \"select * from ops.ledger\"")
+    query = "select as_of, kind, status, reason from ops.ledger order by as_of"
+    print(
+        "query the ledger: uv run python -c \"import duckdb; "
+        f"duckdb.connect('{synthetic_paths[0]}', read_only=True).sql('{query}').show()\""
+    )
 
 
 if __name__ == "__main__":
