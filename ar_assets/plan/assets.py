@@ -51,7 +51,7 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
     history = _rows(
         con,
         """
-        select client_id, kind, tier, as_of, message_key
+        select client_id, channel, kind, tier, as_of, message_key
         from ops.ledger
         where status = 'delivered' and as_of < ? and client_id is not null
         order by as_of
@@ -64,7 +64,10 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
         delivered[(row["client_id"], row["kind"])].append(row["as_of"])
         if row["kind"] == "client_overdue" and (row["tier"] or 0) >= 2:
             delivered[(row["client_id"], "client_overdue_tier2")].append(row["as_of"])
-        if row["kind"] == "hold_placed" and row["message_key"]:
+        # The hold itself is the campaign row; chat rows of the same kind only tell people.
+        if row["channel"] != "campaign":
+            continue
+        if row["kind"] == "hold_placed":
             holds[row["client_id"]] = row["message_key"]
         elif row["kind"] == "hold_lifted":
             holds.pop(row["client_id"], None)
