@@ -152,9 +152,11 @@ def _land(
     stats = LandStats(as_of, plan)
     queries = [table.query(as_of, plan.since if table.incremental else None)
                for table in RAW_TABLES]
-    parsers = {q.name: PageParser(table, q.name) for q, table in zip(queries, RAW_TABLES)}
+    # The large incremental tables come out of the parser as encoded CSV records.
+    parsers = {q.name: PageParser(table, q.name, encode=table.incremental)
+               for q, table in zip(queries, RAW_TABLES)}
     results = client.fetch_all(queries, parsers)
-    parsed: dict[str, list[tuple]] = {}
+    parsed: dict[str, list[tuple | str]] = {}
     bad: dict[str, list[Quarantined]] = {}
     for table, result in zip(RAW_TABLES, results):
         parsers[result.name].check()

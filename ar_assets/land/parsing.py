@@ -20,6 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from ar_assets.land import queries
+from ar_assets.land.bulk import encode_rows
 from ar_assets.land.suiteql import SchemaDriftError, SuiteQLQuery
 
 MONEY = "DECIMAL(38,6)"
@@ -212,9 +213,11 @@ def parse_item(table: RawTable, item: dict) -> tuple | Quarantined:
     return tuple(values)
 
 
-def split_parsed(parsed: Iterable[tuple | Quarantined]) -> tuple[list[tuple], list[Quarantined]]:
-    """Returns (typed rows, quarantined items) from parse_item outputs."""
-    rows: list[tuple] = []
+def split_parsed(
+    parsed: Iterable[tuple | str | Quarantined],
+) -> tuple[list[tuple | str], list[Quarantined]]:
+    """Returns (typed or encoded rows, quarantined items) from parse_item or PageParser."""
+    rows: list[tuple | str] = []
     bad: list[Quarantined] = []
     for output in parsed:
         (bad if isinstance(output, Quarantined) else rows).append(output)
@@ -229,23 +232,33 @@ def parse_items(
 
 
 class PageParser:
-    """Parses a table's pages as they arrive and remembers which columns it saw."""
+    """Parses a table's pages as they arrive and remembers which columns it saw.
 
-    def __init__(self, table: RawTable, query: str):
+    With `encode`, each good row comes out already encoded as a CSV record for
+    `bulk.insert_encoded`, so the costly formatting also happens while later
+    pages are still on the wire; quarantined items come out as they are.
+    """
+
+    def __init__(self, table: RawTable, query: str, encode: bool = False):
         self.table = table
         self.query = query
+        self.encode = encode
         self.rows_seen = 0
         self.columns_seen: set[str] = set()
         self._expected = {c.name for c in table.columns}
 
-    def __call__(self, items: list[dict]) -> list[tuple | Quarantined]:
+    def __call__(self, items: list[dict]) -> list[tuple | str | Quarantined]:
         for item in items:
             self.columns_seen.update(item)
         self.rows_seen += len(items)
         unexpected = self.columns_seen - self._expected
         if unexpected:
             self._drift()
-        return [parse_item(self.table, item) for item in items]
+        parsed = [parse_item(self.table, item) for item in items]
+        if not self.encode:
+            return parsed
+        records = iter(encode_rows(p for p in parsed if not isinstance(p, Quarantined)))
+        return [p if isinstance(p, Quarantined) else next(records) for p in parsed]
 
     def check(self) -> None:
         """Raises SchemaDriftError if a required column was absent from every row."""

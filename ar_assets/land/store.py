@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from ar_assets.land.bulk import insert_rows
+from ar_assets.land.bulk import encode_rows, insert_encoded, insert_rows
 from ar_assets.land.parsing import Quarantined, RawTable
 from ar_assets.land.queries import PAID_HISTORY_DAYS
 
@@ -67,27 +67,29 @@ def _quarantine_rows(quarantined: Sequence[Quarantined]) -> list[tuple]:
 
 
 def _create(con: duckdb.DuckDBPyConnection, name: str, columns: list[tuple[str, str]],
-            rows: list[tuple], temp: bool = False) -> None:
+            records: list[str], temp: bool = False) -> None:
+    """Creates (or replaces) a table holding rows encoded by bulk.encode_rows."""
     ddl = ", ".join(f'"{column}" {sql_type}' for column, sql_type in columns)
     con.execute(f"create or replace {'temp ' if temp else ''}table {name} ({ddl})")
-    insert_rows(con, name, columns, rows)
+    insert_encoded(con, name, columns, records)
 
 
 def replace_copy(
     con: duckdb.DuckDBPyConnection, schema: str, tables: Sequence[RawTable],
-    rows: dict[str, list[tuple]], quarantined: Sequence[Quarantined],
+    rows: dict[str, list[str]], quarantined: Sequence[Quarantined],
 ) -> None:
-    """Replaces a copy (the merged store, or a scratch copy in `temp`) with pulled rows."""
+    """Replaces a copy (the merged store, or a scratch copy in `temp`) with pulled rows
+    (encoded by bulk.encode_rows, as landing's page parser leaves them)."""
     prefix, temp = f"{schema}.", schema == "temp"
     for table in tables:
         _create(con, f"{prefix}{table.name}", table.typed(), rows[table.name], temp)
     _create(con, f"{prefix}{QUARANTINE_TABLE}", QUARANTINE_COLUMNS,
-            _quarantine_rows(quarantined), temp)
+            encode_rows(_quarantine_rows(quarantined)), temp)
 
 
 def merge_changes(
     con: duckdb.DuckDBPyConnection, transactions: RawTable, lines: RawTable,
-    rows: dict[str, list[tuple]], quarantined: Sequence[Quarantined],
+    rows: dict[str, list[str]], quarantined: Sequence[Quarantined],
 ) -> None:
     """Merges pulled transactions and lines into the store, newest version winning.
 
@@ -98,7 +100,8 @@ def merge_changes(
     store = SYNC_SCHEMA
     _create(con, "pulled_transactions", transactions.typed(), rows[transactions.name], True)
     _create(con, "pulled_lines", lines.typed(), rows[lines.name], True)
-    _create(con, "pulled_quarantine", QUARANTINE_COLUMNS, _quarantine_rows(quarantined), True)
+    _create(con, "pulled_quarantine", QUARANTINE_COLUMNS,
+            encode_rows(_quarantine_rows(quarantined)), True)
     con.execute("""
         create or replace temp table touched as
         select id from pulled_transactions
@@ -173,7 +176,7 @@ def land_table(
 ) -> None:
     """Replaces a raw table that is read whole every run (customers, currencies, ...)."""
     _create(con, f"{RAW_SCHEMA}.{table.name}", table.typed() + SNAPSHOT_COLUMNS,
-            [row + (as_of, landed_at) for row in rows])
+            encode_rows(row + (as_of, landed_at) for row in rows))
 
 
 def add_quarantine(

@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import re
 import threading
+import time
 from collections import Counter, OrderedDict
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
@@ -78,7 +79,9 @@ class Faults:
 
     date_format: str = "M/D/YYYY"  # or "DD/MM/YYYY"
     concurrency_limit: int = 2  # requests in flight past this get 429
-    delay_seconds: float = 0.0  # latency added to every SuiteQL request
+    # Every SuiteQL answer takes at least this long, NetSuite's own work and the
+    # network together (the server's work runs inside it, not on top of it).
+    delay_seconds: float = 0.0
     fail_statuses: list[int] = field(default_factory=list)  # 429 bursts, 5xx, 401
     slow_seconds: list[float] = field(default_factory=list)  # one-off slow pages
     reused_nonces: int = 0  # the next N signed requests are refused as nonce replays
@@ -341,9 +344,18 @@ class NetSuiteSandbox:
         if self.in_flight > faults.concurrency_limit:
             record.reason = "concurrency limit"
             return _error(429, "Concurrency limit exceeded.", "CONCURRENCY_LIMIT_EXCEEDED")
-        delay = faults.delay_seconds + (faults.slow_seconds.pop(0) if faults.slow_seconds else 0)
-        if delay:
-            await asyncio.sleep(delay)
+        started = time.monotonic()
+        if faults.slow_seconds:
+            await asyncio.sleep(faults.slow_seconds.pop(0))
+        response = await self._respond(request, record, query)
+        remaining = faults.delay_seconds - (time.monotonic() - started)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        return response
+
+    async def _respond(self, request: Request, record: RecordedRequest,
+                       query: str) -> JSONResponse:
+        faults = self.faults
         if faults.fail_statuses:
             status = faults.fail_statuses.pop(0)
             record.reason = "injected"
