@@ -170,6 +170,32 @@ def test_an_open_invoice_quarantined_on_landing_explains_its_own_difference(serv
     assert "explained_by_quarantine" in result.metadata
 
 
+@pytest.mark.parametrize(("total_over_open", "passes"), [("0", True), ("5.00", False)])
+def test_an_unreadable_amount_unpaid_is_explained_only_by_total_less_paid_to_the_cent(
+    server, total_over_open: str, passes: bool,
+) -> None:
+    sandbox, base_url, _ = server
+    con = duckdb.connect()
+    land(sandbox, base_url, con, DAYS[0])
+    pick = "(select min(id) from raw.netsuite_transactions where status_code = 'CustInvc:A')"
+    con.execute(f"""
+        insert into raw.netsuite_quarantine
+        select 'netsuite_transactions', cast(id as varchar), 'foreignamountunpaid: not a decimal',
+               json_object('type', type, 'status_code', status_code,
+                           'currency_code', currency_code, 'foreignamountunpaid', 'n/a',
+                           'foreigntotal', cast(foreignamountunpaid + 7.25
+                                                + {total_over_open} as varchar),
+                           'foreignamountpaid', '7.25'),
+               as_of, landed_at
+        from raw.netsuite_transactions where id = {pick}""")
+    con.execute(f"delete from raw.netsuite_transactions where id = {pick}")
+
+    result = reconcile_open_ar(con, DAYS[0].isoformat())
+
+    assert result.passed is passes
+    assert ("explained_by_quarantine" in result.metadata) is passes
+
+
 def test_a_failed_reconciliation_blocks_everything_downstream(server, tmp_path) -> None:
     sandbox, base_url, _ = server
     warehouse = Warehouse(path=str(tmp_path / "ar.duckdb"))

@@ -7,8 +7,10 @@ altered on the way fails it. It is blocking: when it fails, nothing downstream
 of the raw tables runs, and no message is sent.
 
 Rows quarantined on landing are not in the landed sum; when their open amounts
-(as received) account for the whole difference, the check passes and lists
-them, so one unparseable row does not stop every client's reminder.
+account for the whole difference to the cent, the check passes and lists them,
+so one unparseable row does not stop every client's reminder. A quarantined
+row's open amount is its amount unpaid as received or, when that is what could
+not be read, its total less the amount paid.
 """
 
 from decimal import Decimal
@@ -23,7 +25,13 @@ from dagster import (
     asset_check,
 )
 
-from ar_assets.land.landing import control_totals, landed_open_totals, open_ar_differences
+from ar_assets.land.landing import (
+    control_totals,
+    currency_label,
+    currency_order,
+    landed_open_totals,
+    open_ar_differences,
+)
 from ar_assets.resources import Warehouse
 
 RECONCILED_ASSET = AssetKey(["raw", "netsuite_transactions"])
@@ -32,16 +40,23 @@ RECONCILED_ASSET = AssetKey(["raw", "netsuite_transactions"])
 def quarantined_open_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
     """Returns the open invoice amount per currency of rows quarantined on landing."""
     return dict(con.execute("""
-        select
-            payload ->> 'currency_code' as currency_code,
-            sum(try_cast(payload ->> 'foreignamountunpaid' as DECIMAL(38, 6)))
-        from raw.netsuite_quarantine
-        where source_table = 'netsuite_transactions'
-          and payload ->> 'type' = 'CustInvc'
-          and payload ->> 'status_code' = 'CustInvc:A'
-        group by all
-        having currency_code is not null and sum(try_cast(
-            payload ->> 'foreignamountunpaid' as DECIMAL(38, 6))) is not null
+        with quarantined as (
+            select
+                payload ->> 'currency_code' as currency_code,
+                coalesce(
+                    try_cast(payload ->> 'foreignamountunpaid' as DECIMAL(38, 6)),
+                    try_cast(payload ->> 'foreigntotal' as DECIMAL(38, 6))
+                    - coalesce(try_cast(payload ->> 'foreignamountpaid' as DECIMAL(38, 6)), 0)
+                ) as open_amount
+            from raw.netsuite_quarantine
+            where source_table = 'netsuite_transactions'
+              and payload ->> 'type' = 'CustInvc'
+              and payload ->> 'status_code' = 'CustInvc:A'
+        )
+        select currency_code, sum(open_amount)
+        from quarantined
+        where currency_code is not null and open_amount is not null
+        group by currency_code
     """).fetchall())
 
 
@@ -62,9 +77,9 @@ def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> Asse
     }
 
     lines = ["| currency | landed open | source control | difference |", "|---|---:|---:|---:|"]
-    for code in sorted(set(landed) | set(control)):
+    for code in sorted(set(landed) | set(control), key=currency_order):
         got, want = landed.get(code, Decimal(0)), control.get(code, Decimal(0))
-        lines.append(f"| {code} | {got} | {want} | {got - want} |")
+        lines.append(f"| {currency_label(code)} | {got} | {want} | {got - want} |")
     metadata = {
         "totals": MetadataValue.md("\n".join(lines)),
         "currencies": MetadataValue.int(len(set(landed) | set(control))),
@@ -72,7 +87,8 @@ def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> Asse
     }
     if differences and not unexplained:
         metadata["explained_by_quarantine"] = MetadataValue.text(
-            ", ".join(f"{code} {quarantined[code]}" for code in sorted(differences))
+            ", ".join(f"{currency_label(code)} {quarantined[code]}"
+                      for code in sorted(differences, key=currency_order))
         )
 
     stale = as_of is not None and str(landed_as_of) != as_of
@@ -80,7 +96,7 @@ def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> Asse
         description = f"raw holds the snapshot of {landed_as_of}, not of {as_of}"
     elif unexplained:
         description = "landed open AR differs from the source: " + "; ".join(
-            f"{code} landed {got}, source {want}, difference {got - want}"
+            f"{currency_label(code)} landed {got}, source {want}, difference {got - want}"
             for code, (got, want) in unexplained.items()
         )
     else:

@@ -9,7 +9,13 @@ from dagster import (
     multi_asset,
 )
 
-from ar_assets.land.landing import RAW_TABLES, LandStats, land_snapshot
+from ar_assets.land.landing import (
+    RAW_TABLES,
+    LandStats,
+    currency_label,
+    currency_order,
+    land_snapshot,
+)
 from ar_assets.land.resources import NetSuiteResource
 from ar_assets.land.store import QUARANTINE_TABLE
 from ar_assets.partitions import daily_partitions, partition_date
@@ -97,18 +103,18 @@ def _metadata(table: str, stats: LandStats) -> dict:
         metadata["requests"] = MetadataValue.int(stats.requests)
         metadata["open_invoice_amount"] = MetadataValue.md(_totals_table(stats))
         for code, amount in stats.open_totals.items():
-            metadata[f"open_{code}"] = MetadataValue.text(str(amount))
+            metadata[f"open_{code or 'no_currency'}"] = MetadataValue.text(str(amount))
     if table == "netsuite_control_totals":
         for code, amount in stats.control_totals.items():
-            metadata[f"control_{code}"] = MetadataValue.text(str(amount))
+            metadata[f"control_{code or 'no_currency'}"] = MetadataValue.text(str(amount))
     return metadata
 
 
 def _totals_table(stats: LandStats) -> str:
     """Returns a markdown table of landed open amounts beside the source's control totals."""
     lines = ["| currency | landed open | source control |", "|---|---:|---:|"]
-    for code in sorted(set(stats.open_totals) | set(stats.control_totals)):
+    for code in sorted(set(stats.open_totals) | set(stats.control_totals), key=currency_order):
         landed = stats.open_totals.get(code, "-")
         control = stats.control_totals.get(code, "-")
-        lines.append(f"| {code} | {landed} | {control} |")
+        lines.append(f"| {currency_label(code)} | {landed} | {control} |")
     return "\n".join(lines)

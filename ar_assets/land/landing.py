@@ -38,8 +38,9 @@ from ar_assets.land.parsing import (
 )
 from ar_assets.land.suiteql import SuiteQLClient
 
-__all__ = ["RAW_TABLES", "LandStats", "LoadPlan", "LoadSettings", "land_snapshot",
-           "open_ar_differences", "parse_items", "parse_money", "plan_load"]
+__all__ = ["RAW_TABLES", "LandStats", "LoadPlan", "LoadSettings", "currency_label",
+           "currency_order", "land_snapshot", "open_ar_differences", "parse_items",
+           "parse_money", "plan_load"]
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +90,23 @@ def plan_load(state: store.SyncState | None, as_of: date, settings: LoadSettings
                                    f"(lookback {settings.lookback_hours} h)", since)
 
 
+def currency_order(code: str | None) -> tuple[bool, str]:
+    """Sorts currency codes, the empty code (a missing currency record) last."""
+    return (code is None, code or "")
+
+
+def currency_label(code: str | None) -> str:
+    return "(no currency)" if code is None else code
+
+
 def open_ar_differences(
-    landed: dict[str, Decimal], control: dict[str, Decimal]
-) -> dict[str, tuple[Decimal, Decimal]]:
+    landed: dict[str | None, Decimal], control: dict[str | None, Decimal]
+) -> dict[str | None, tuple[Decimal, Decimal]]:
     """Returns {currency: (landed, control)} for every currency where the two differ."""
     zero = Decimal(0)
     return {
         code: (landed.get(code, zero), control.get(code, zero))
-        for code in sorted(set(landed) | set(control))
+        for code in sorted(set(landed) | set(control), key=currency_order)
         if landed.get(code, zero) != control.get(code, zero)
     }
 
@@ -133,7 +143,7 @@ def land_snapshot(
     # full snapshot, because the control totals cover open invoices only; remove when the
     # load also reads NetSuite's deleted-record log or reconciles unapplied credits.
     if plan.mode == "incremental" and differences:
-        codes = ", ".join(differences)
+        codes = ", ".join(map(currency_label, differences))
         log.warning("incremental load differs from the source's control totals in %s; "
                     "reloading in full", codes)
         requests = stats.requests

@@ -146,7 +146,7 @@ RAW_TABLES = (
         _col("type", "VARCHAR", True), _col("entity", "BIGINT", True),
         _col("status_code", "VARCHAR", True), _col("trandate", "DATE", True),
         _col("duedate", "DATE"), _col("closedate", "DATE"),
-        _col("currency_code", "VARCHAR", True), _col("exchangerate", RATE),
+        _col("currency_code", "VARCHAR"), _col("exchangerate", RATE),
         _col("foreigntotal", MONEY, True), _col("foreignamountpaid", MONEY),
         _col("foreignamountunpaid", MONEY), _col("foreignpaymentamountunused", MONEY),
         _col("is_disputed", "BOOLEAN"), _col("is_voided", "BOOLEAN"),
@@ -178,7 +178,7 @@ RAW_TABLES = (
         _col("id", "BIGINT", True), _col("symbol", "VARCHAR", True), _col("name", "VARCHAR"),
     )),
     RawTable("netsuite_control_totals", lambda *_: queries.control_totals_query(), (
-        _col("currency_code", "VARCHAR", True), _col("open_amount", MONEY, True),
+        _col("currency_code", "VARCHAR"), _col("open_amount", MONEY, True),
     )),
 )
 

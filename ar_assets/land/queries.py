@@ -50,7 +50,11 @@ def _landed_transaction_filter(as_of: date) -> str:
 
 def transactions_query(as_of: date, since: datetime | None = None) -> SuiteQLQuery:
     """Returns the query for open invoices, credits, payments and recently paid invoices,
-    or, with `since`, for every AR document modified since then."""
+    or, with `since`, for every AR document modified since then.
+
+    Currency is a left join: a document whose currency record is missing still
+    lands (currency_code empty) for the model to quarantine and report.
+    """
     where = _landed_transaction_filter(as_of) if since is None else _modified_since_filter(since)
     sql = f"""/* q:transactions */
 SELECT
@@ -72,7 +76,7 @@ SELECT
   t.voided AS is_voided,
   TO_CHAR(t.lastmodifieddate, 'YYYY-MM-DD HH24:MI:SS') AS lastmodifieddate
 FROM transaction t
-JOIN currency cur ON cur.id = t.currency
+LEFT JOIN currency cur ON cur.id = t.currency
 WHERE {where}
   AND t.id > {{after}}
 ORDER BY t.id"""
@@ -167,13 +171,14 @@ ORDER BY cur.id"""
 # so a payment posted between them fails the reconciliation for that run, because SuiteQL
 # has no read snapshot; remove when the load re-reads the control totals after a mismatch.
 def control_totals_query() -> SuiteQLQuery:
-    """Returns the source's open invoice amount per currency, for reconciliation."""
+    """Returns the source's open invoice amount per currency, for reconciliation
+    (invoices whose currency record is missing sum under an empty currency_code)."""
     sql = """/* q:control_totals */
 SELECT
   cur.symbol AS currency_code,
   SUM(t.foreignamountunpaid) AS open_amount
 FROM transaction t
-JOIN currency cur ON cur.id = t.currency
+LEFT JOIN currency cur ON cur.id = t.currency
 WHERE t.type = 'CustInvc'
   AND t.posting = 'T'
   AND t.voided = 'F'

@@ -123,6 +123,8 @@ def _error_detail(response: httpx.Response) -> str:
 
 
 def _sort_key(value: object) -> tuple[int, object]:
+    if value is None:
+        return (2, "")  # NetSuite sorts empty values last, ascending
     text = str(value)
     return (0, int(text)) if text.lstrip("-").isdigit() else (1, text)
 
