@@ -155,6 +155,28 @@ def test_h07_narrows_by_key_past_the_result_ceiling(server) -> None:
     assert sandbox.query_counts()["transactions"] == 3
 
 
+def test_the_next_window_starts_while_the_previous_windows_pages_are_still_coming(
+    server,
+) -> None:
+    sandbox, base_url = server
+    sandbox.faults.result_ceiling = 1000
+    sandbox.faults.delay_seconds = 0.05
+
+    with client_for(base_url, page_size=100, result_ceiling=1000) as client:
+        result = client.fetch(transactions_query(AS_OF))
+
+    ids = [int(row["id"]) for row in result.rows]
+    assert ids == sorted(set(ids)) and len(ids) == 2345 and result.windows == 3
+    offsets = [r.offset for r in sandbox.requests if r.query == "transactions"]
+    # Window 1 reads its first page, then its last (900), and window 2's first
+    # page goes out before window 1's middle pages are all asked for.
+    assert offsets[:2] == [0, 900]
+    second_window_starts = offsets.index(0, 1)
+    assert second_window_starts < offsets.index(800)
+    assert sandbox.max_in_flight == 2
+    assert len(offsets) == result.requests
+
+
 def test_h07_a_query_without_key_never_stops_silently_at_the_ceiling(server) -> None:
     sandbox, base_url = server
     sandbox.faults.result_ceiling = 2000

@@ -6,6 +6,10 @@ key (paging without one can skip or repeat rows). A query returns at most
 (`key > last key seen`) instead of paging past the ceiling. Within a window
 the pages are fetched concurrently, at most `concurrency` in flight (NetSuite
 shares a small per-account limit between every integration; 2 is our share).
+The windows overlap: a window that reaches the ceiling fetches its last page
+right after its first, and the next window starts from that page's last key
+while the window's middle pages are still coming. Those first and last pages
+go ahead of the queue for a slot, so no slot waits at a window boundary.
 
 Every window is checked: each page's rows against its `count`, full pages
 before the last, the rows received against `totalResults`, and the keys
@@ -18,6 +22,8 @@ Values come back as NetSuite sent them (strings); parsing is landing's job.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import json
 import logging
 import re
@@ -114,6 +120,56 @@ class _Page:
     has_more: bool
 
 
+_HEAD, _BODY = 0, 1  # slot priorities: a window's first and last pages go first
+
+
+class _Slots:
+    """At most `size` requests in flight; waiters are let in by priority, then in order."""
+
+    def __init__(self, size: int):
+        self._free = size
+        self._waiting: list[tuple[int, int, asyncio.Future]] = []
+        self._arrivals = itertools.count()
+
+    async def acquire(self, priority: int) -> None:
+        if self._free and not self._waiting:
+            self._free -= 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (priority, next(self._arrivals), turn))
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self.release()  # the slot was handed over just as the waiter was cancelled
+            raise
+
+    def release(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self._free += 1
+
+
+@dataclass
+class _WindowHead:
+    """A window's first page and, when the window reaches the ceiling, the fetch of
+    its last page, whose last key is where the next window starts."""
+
+    number: int
+    after: int
+    sql: str
+    label: str
+    first: _Page
+    last: asyncio.Task | None = None
+
+
+async def _already(page: _Page) -> _Page:
+    return page
+
+
 def _error_detail(response: httpx.Response) -> str:
     try:
         details = response.json().get("o:errorDetails") or [{}]
@@ -158,7 +214,7 @@ class SuiteQLClient:
         self.backoff_max_seconds = backoff_max_seconds
         self.requests = 0
         self._http: httpx.AsyncClient | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self._slots: _Slots | None = None
 
     @classmethod
     def with_token_auth(
@@ -199,7 +255,7 @@ class SuiteQLClient:
         headers = {"Prefer": "transient", "Content-Type": "application/json"}
         async with httpx.AsyncClient(auth=self.auth, timeout=timeout, limits=limits,
                                      headers=headers) as http:
-            self._http, self._slots = http, asyncio.Semaphore(self.concurrency)
+            self._http, self._slots = http, _Slots(self.concurrency)
             try:
                 return list(await asyncio.gather(
                     *(self._fetch(q, (transforms or {}).get(q.name)) for q in queries)
@@ -209,34 +265,44 @@ class SuiteQLClient:
 
     async def _fetch(self, query: SuiteQLQuery, transform: PageTransform | None) -> QueryResult:
         tally = [0]
+        tasks: list[asyncio.Task] = []
+        bodies: list[asyncio.Task] = []
+        try:
+            after, number = -1, 1
+            while True:
+                head = await self._window_head(query, after, number, transform, tally)
+                if head.last is not None:
+                    tasks.append(head.last)
+                bodies.append(asyncio.ensure_future(
+                    self._window_body(query, head, transform, tally)))
+                tasks.append(bodies[-1])
+                if head.last is None:
+                    break
+                last = await asyncio.shield(head.last)
+                anchor = last.keys[-1][0] if last.keys else None
+                if anchor is None:
+                    break  # the window's body check names the short page
+                if head.first.keys[0][0] == anchor:
+                    raise IncompleteResultError(
+                        f"query {query.name}: one {query.key} holds a whole window of rows"
+                    )
+                after, number = int(anchor) - 1, number + 1
+            windows = await asyncio.gather(*bodies)
+        finally:
+            for task in tasks:
+                task.cancel()
+
         rows: list = []
         keys: list[tuple] = []
-        expected: int | None = None
-        after, number = -1, 1
-        while True:
-            window, window_keys, total, cut_short = await self._window(
-                query, after, number, transform, tally
-            )
-            expected = total if expected is None else expected
-            if not cut_short:
+        expected = windows[0][2]
+        for window, window_keys, _, anchor in windows:
+            if anchor is None:
                 rows.extend(window)
                 keys.extend(window_keys)
-                break
-            if query.key is None:
-                raise IncompleteResultError(
-                    f"query {query.name}: {total} rows match, more than the "
-                    f"{self.result_ceiling} SuiteQL returns, and it has no key to narrow by"
-                )
-            # The last key's rows may continue past the window: fetch them again.
-            anchor = window_keys[-1][0]
+                continue
             kept = [i for i, key in enumerate(window_keys) if key[0] != anchor]
-            if not kept:
-                raise IncompleteResultError(
-                    f"query {query.name}: one {query.key} holds a whole window of rows"
-                )
             rows.extend(window[i] for i in kept)
             keys.extend(window_keys[i] for i in kept)
-            after, number = int(anchor) - 1, number + 1
 
         self._check_order(query, keys)
         if len(rows) != expected:
@@ -248,24 +314,50 @@ class SuiteQLClient:
                  f"{len(rows):,}", tally[0], number)
         return QueryResult(query.name, rows, expected, tally[0], number)
 
-    async def _window(
+    async def _window_head(
         self, query: SuiteQLQuery, after: int, number: int,
         transform: PageTransform | None, tally: list[int],
-    ) -> tuple[list, list[tuple], int, bool]:
-        """Fetches one window's pages; returns (rows, their keys, totalResults, cut short)."""
+    ) -> _WindowHead:
+        """Fetches a window's first page and, when the window reaches the ceiling,
+        starts fetching its last page ahead of the others."""
         sql = query.text(after)
         label = f"query {query.name}"
         if query.key:
             label += f", window {number} ({query.key} > {after})"
         log.debug("%s: %s", label, sql)
+        first = await self._page(query, sql, 0, label, transform, tally, _HEAD)
+        head = _WindowHead(number, after, sql, label, first)
+        if first.total > self.result_ceiling:
+            if query.key is None:
+                raise IncompleteResultError(
+                    f"query {query.name}: {first.total} rows match, more than the "
+                    f"{self.result_ceiling} SuiteQL returns, and it has no key to narrow by"
+                )
+            offset = self.result_ceiling - self.page_size
+            head.last = asyncio.ensure_future(
+                self._page(query, sql, offset, label, transform, tally, _HEAD)
+                if offset else _already(first)
+            )
+        return head
 
-        def fetch_page(offset: int):
-            return self._page(query, sql, offset, label, transform, tally)
-
-        first = await fetch_page(0)
+    async def _window_body(
+        self, query: SuiteQLQuery, head: _WindowHead, transform: PageTransform | None,
+        tally: list[int],
+    ) -> tuple[list, list[tuple], int, object]:
+        """Fetches the rest of a window's pages and checks them all; returns
+        (rows, their keys, totalResults, the anchor key when the window was cut short)."""
+        first, label = head.first, head.label
         in_window = min(first.total, self.result_ceiling)
-        offsets = range(self.page_size, in_window, self.page_size)
-        pages = [first, *await asyncio.gather(*(fetch_page(o) for o in offsets))]
+        last_offset = self.result_ceiling - self.page_size if head.last is not None else None
+        offsets = [o for o in range(self.page_size, in_window, self.page_size)
+                   if o != last_offset]
+        fetched = await asyncio.gather(*(
+            self._page(query, head.sql, o, label, transform, tally, _BODY) for o in offsets
+        ))
+        pages = [first, *fetched]
+        if head.last is not None and last_offset:
+            pages.append(await asyncio.shield(head.last))
+        pages.sort(key=lambda page: page.offset)
 
         for page in pages:
             if page.total != first.total:
@@ -291,8 +383,12 @@ class SuiteQLClient:
                 f"{label}: received {len(rows)} rows but NetSuite reported "
                 f"totalResults {first.total}"
             )
+
+        def fetch_page(offset: int):
+            return self._page(query, head.sql, offset, label, transform, tally, _BODY)
+
         await self._probe_past_the_end(pages[-1], fetch_page, label)
-        return rows, keys, first.total, first.total > self.result_ceiling
+        return rows, keys, first.total, None if head.last is None else keys[-1][0]
 
     async def _probe_past_the_end(self, last: _Page, fetch_page, label: str) -> None:
         """Checks a last page that claims more rows than totalResults counts."""
@@ -344,10 +440,10 @@ class SuiteQLClient:
 
     async def _page(
         self, query: SuiteQLQuery, sql: str, offset: int, label: str,
-        transform: PageTransform | None, tally: list[int],
+        transform: PageTransform | None, tally: list[int], priority: int = _BODY,
     ) -> _Page:
         try:
-            body = await self._post(sql, offset, tally)
+            body = await self._post(sql, offset, tally, priority)
         except SuiteQLUnavailableError as error:
             raise SuiteQLError(f"{label}: {error}") from error
         except SuiteQLError as error:
@@ -364,7 +460,7 @@ class SuiteQLClient:
         return _Page(offset, rows, keys, total, int(body.get("count", len(items))),
                      bool(body.get("hasMore")))
 
-    async def _post(self, sql: str, offset: int, tally: list[int]) -> dict:
+    async def _post(self, sql: str, offset: int, tally: list[int], priority: int) -> dict:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((SuiteQLUnavailableError, httpx.TransportError)),
             wait=wait_random_exponential(
@@ -379,20 +475,20 @@ class SuiteQLClient:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._post_once(sql, offset, tally)
+                return await self._post_once(sql, offset, tally, priority)
         raise AssertionError("unreachable")
 
-    async def _post_once(self, sql: str, offset: int, tally: list[int]) -> dict:
+    async def _post_once(self, sql: str, offset: int, tally: list[int], priority: int) -> dict:
         params = {"limit": self.page_size, "offset": offset}
         body = json.dumps({"q": sql})
         tally[0] += 1
-        response = await self._send(params, body)
+        response = await self._send(params, body, priority)
         if response.status_code == 401:
             # A stale or colliding nonce (or an expired token) is refused once;
             # the retry is signed anew. A second 401 is real.
             log.warning("SuiteQL answered 401; retrying once with fresh credentials")
             tally[0] += 1
-            response = await self._send(params, body)
+            response = await self._send(params, body, priority)
             if response.status_code == 401:
                 raise SuiteQLAuthError(f"NetSuite refused the login: {_error_detail(response)}")
         if response.status_code == 429 or response.status_code >= 500:
@@ -408,9 +504,12 @@ class SuiteQLClient:
             raise SuiteQLError(f"NetSuite answered {response.status_code}: {detail}")
         return await asyncio.to_thread(json.loads, response.content, parse_float=Decimal)
 
-    async def _send(self, params: dict, body: str) -> httpx.Response:
+    async def _send(self, params: dict, body: str, priority: int) -> httpx.Response:
         assert self._http is not None and self._slots is not None
-        async with self._slots:
+        await self._slots.acquire(priority)
+        try:
             self.requests += 1
             return await self._http.post(self.base_url + SUITEQL_PATH, params=params,
                                          content=body)
+        finally:
+            self._slots.release()
