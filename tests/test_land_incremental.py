@@ -46,14 +46,18 @@ def server() -> Iterator[tuple[NetSuiteSandbox, str, int]]:
         yield sandbox, base_url, voided_id
 
 
+def _client(sandbox: NetSuiteSandbox, base_url: str) -> SuiteQLClient:
+    creds = sandbox.credentials
+    return SuiteQLClient.with_token_auth(creds.account_id, creds.consumer_key,
+                                         creds.consumer_secret, creds.token_id,
+                                         creds.token_secret, base_url=base_url)
+
+
 def land(sandbox: NetSuiteSandbox, base_url: str, con: duckdb.DuckDBPyConnection,
          as_of: date, every: int = 7) -> LandStats:
     sandbox.set_clock(as_of)
-    creds = sandbox.credentials
-    client = SuiteQLClient.with_token_auth(creds.account_id, creds.consumer_key,
-                                           creds.consumer_secret, creds.token_id,
-                                           creds.token_secret, base_url=base_url)
-    return land_snapshot(client, con, as_of, LoadSettings(full_snapshot_every_days=every))
+    return land_snapshot(_client(sandbox, base_url), con, as_of,
+                         LoadSettings(full_snapshot_every_days=every))
 
 
 def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
@@ -128,6 +132,30 @@ def test_a_renamed_column_fails_the_load_naming_column_and_query(server) -> None
     message = str(raised.value)
     assert "query transactions" in message
     assert "foreigntotal missing" in message and "unexpected column(s) foreign_total" in message
+
+
+def test_a_payment_posted_while_the_load_reads_is_read_again_and_reconciles(server) -> None:
+    sandbox, base_url, _ = server
+    sandbox.set_clock(DAYS[0])
+    [(invoice, unpaid)] = sandbox.tables.con.execute("""
+        select id, foreignamountunpaid from transaction
+        where type = 'CustInvc' and status = 'A' order by id limit 1""").fetchall()
+    # The first page (old state, invoice open) is answered before the payment posts;
+    # the control totals are read after it (invoice paid).
+    sandbox.faults.mid_read_changes = [f"""
+        update transaction set foreignamountunpaid = 0, foreignamountpaid = foreigntotal,
+               status = 'B', closedate = DATE '{DAYS[0]}' where id = {invoice}"""]
+    con = duckdb.connect()
+    try:
+        stats = land_snapshot(_client(sandbox, base_url), con, DAYS[0])
+    finally:
+        sandbox.set_clock(DAYS[1])  # the as-of tables are rebuilt from the ledger
+
+    assert unpaid > 0 and stats.rereads == 1 and stats.differences == {}
+    assert stats.plan.reason.startswith("the source changed while it was read")
+    assert reconcile_open_ar(con, DAYS[0].isoformat()).passed
+    assert con.execute("select status_code, foreignamountunpaid from raw.netsuite_transactions "
+                       "where id = ?", [invoice]).fetchone() == ("CustInvc:B", 0)
 
 
 def test_reconciliation_fails_on_one_cent_and_names_the_currency(server) -> None:

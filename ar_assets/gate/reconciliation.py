@@ -31,33 +31,12 @@ from ar_assets.land.landing import (
     currency_order,
     landed_open_totals,
     open_ar_differences,
+    quarantined_open_totals,
+    unexplained_differences,
 )
 from ar_assets.resources import Warehouse
 
 RECONCILED_ASSET = AssetKey(["raw", "netsuite_transactions"])
-
-
-def quarantined_open_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
-    """Returns the open invoice amount per currency of rows quarantined on landing."""
-    return dict(con.execute("""
-        with quarantined as (
-            select
-                payload ->> 'currency_code' as currency_code,
-                coalesce(
-                    try_cast(payload ->> 'foreignamountunpaid' as DECIMAL(38, 6)),
-                    try_cast(payload ->> 'foreigntotal' as DECIMAL(38, 6))
-                    - coalesce(try_cast(payload ->> 'foreignamountpaid' as DECIMAL(38, 6)), 0)
-                ) as open_amount
-            from raw.netsuite_quarantine
-            where source_table = 'netsuite_transactions'
-              and payload ->> 'type' = 'CustInvc'
-              and payload ->> 'status_code' = 'CustInvc:A'
-        )
-        select currency_code, sum(open_amount)
-        from quarantined
-        where currency_code is not null and open_amount is not null
-        group by currency_code
-    """).fetchall())
 
 
 def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> AssetCheckResult:
@@ -68,13 +47,7 @@ def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> Asse
     landed, control = landed_open_totals(con), control_totals(con)
     quarantined = quarantined_open_totals(con)
     differences = open_ar_differences(landed, control)
-    explained = {
-        code: landed.get(code, Decimal(0)) + quarantined.get(code, Decimal(0))
-        for code in differences
-    }
-    unexplained = {
-        code: pair for code, pair in differences.items() if explained[code] != pair[1]
-    }
+    unexplained = unexplained_differences(con)
 
     lines = ["| currency | landed open | source control | difference |", "|---|---:|---:|---:|"]
     for code in sorted(set(landed) | set(control), key=currency_order):

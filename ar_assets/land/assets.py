@@ -101,6 +101,7 @@ def _metadata(table: str, stats: LandStats) -> dict:
     metadata["rows_pulled"] = MetadataValue.int(stats.pulled[table])
     if table == "netsuite_transactions":
         metadata["requests"] = MetadataValue.int(stats.requests)
+        metadata["rereads"] = MetadataValue.int(stats.rereads)
         metadata["open_invoice_amount"] = MetadataValue.md(_totals_table(stats))
         for code, amount in stats.open_totals.items():
             metadata[f"open_{code or 'no_currency'}"] = MetadataValue.text(str(amount))

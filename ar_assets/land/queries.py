@@ -167,12 +167,13 @@ ORDER BY cur.id"""
     return SuiteQLQuery("currencies", sql, order=("id",))
 
 
-# TODO: on live NetSuite the control query and the transaction pages are separate reads,
-# so a payment posted between them fails the reconciliation for that run, because SuiteQL
-# has no read snapshot; remove when the load re-reads the control totals after a mismatch.
 def control_totals_query() -> SuiteQLQuery:
     """Returns the source's open invoice amount per currency, for reconciliation
-    (invoices whose currency record is missing sum under an empty currency_code)."""
+    (invoices whose currency record is missing sum under an empty currency_code).
+
+    It is a separate read from the transaction pages (SuiteQL has no read
+    snapshot), so landing reads everything again once when the two disagree.
+    """
     sql = """/* q:control_totals */
 SELECT
   cur.symbol AS currency_code,

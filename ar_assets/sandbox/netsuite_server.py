@@ -90,6 +90,9 @@ class Faults:
     drop_items: int = 0  # rows silently left off every page
     drop_columns: list[str] = field(default_factory=list)  # fields that no longer exist
     rename_columns: dict[str, str] = field(default_factory=dict)  # result keys renamed
+    # SQL run on the source right after the first page of `transactions` is answered,
+    # as a payment posted while a load reads (results already cached are dropped)
+    mid_read_changes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -260,6 +263,13 @@ class NetSuiteSandbox:
             self._forget_results()
             self.tables.set_as_of(self.as_of)
 
+    def change_source(self, statements: list[str]) -> None:
+        """Runs SQL on the as-of tables (`transaction`, ...) until the clock next moves."""
+        with self._lock:
+            for statement in statements:
+                self.tables.con.execute(statement)
+            self._forget_results()
+
     def query_counts(self) -> Counter[str]:
         """Returns how many SuiteQL requests each named query received."""
         return Counter(r.query for r in self.requests)
@@ -348,6 +358,9 @@ class NetSuiteSandbox:
         if faults.slow_seconds:
             await asyncio.sleep(faults.slow_seconds.pop(0))
         response = await self._respond(request, record, query)
+        if faults.mid_read_changes and record.query == "transactions" and record.offset == 0:
+            changes, faults.mid_read_changes = faults.mid_read_changes, []
+            await run_in_threadpool(self.change_source, changes)
         remaining = faults.delay_seconds - (time.monotonic() - started)
         if remaining > 0:
             await asyncio.sleep(remaining)
