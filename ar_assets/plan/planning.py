@@ -196,8 +196,10 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
             out.append(_skip(as_of, client, f"{reason} (manual outreach)"))
             continue
         if not client.get("is_cadence_eligible"):
-            last = client.get("last_client_email_date")
-            out.append(_skip(as_of, client, f"cadence: last client email {last}"))
+            later = client.get("next_client_email_date")
+            reason = (f"cadence: a later run emailed the client on {later}" if later
+                      else f"cadence: last client email {client.get('last_client_email_date')}")
+            out.append(_skip(as_of, client, reason))
             continue
         if too_many:
             limit = policy.max_invoices_per_email
