@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import resource
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -99,6 +100,8 @@ def main() -> None:
           f"({stats.windows} windows), at most {peak} in flight")
     print(f"{rate:,.0f} rows/s; ideal {ideal:,.0f} rows/s "
           f"(1000 x {args.concurrency} / {args.latency} s); ratio {rate / ideal:.2f}")
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"landing process peak memory {peak_mib:,.0f} MiB (the sandbox runs apart)")
 
 
 if __name__ == "__main__":
