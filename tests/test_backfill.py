@@ -1,8 +1,8 @@
 """A day backfilled after later days ran reminds no client a later run already reminded.
 
-Protects: the 14-day cadence looking both ways from a backfilled date. The
-later run's email counts when it is less than cadence_days away; one exactly
-cadence_days later does not.
+Protects: the 14-day cadence looking both ways from a backfilled date, for the
+client email and the account manager's alert. The later run's email counts
+when it is less than cadence_days away; one exactly cadence_days later does not.
 """
 
 from __future__ import annotations
@@ -40,3 +40,6 @@ def test_a_backfilled_day_does_not_remind_a_client_a_later_run_already_reminded(
     assert by_day[(BACKFILLED, 3)]["status"] == "delivered"
     [c03] = [m for m in emails if m["To"] == "ap@c03.test"]
     assert "€125.40" in body_text(c03)
+    # The account manager heard about C01 from the later run, once.
+    am_alerts = [(r["as_of"], r["status"]) for r in case.ledger(kind="am_overdue", client_id=1)]
+    assert am_alerts == [(LATER, "delivered")]

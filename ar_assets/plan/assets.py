@@ -71,6 +71,16 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
             holds[row["client_id"]] = row["message_key"]
         elif row["kind"] == "hold_lifted":
             holds.pop(row["client_id"], None)
+    later: dict[tuple[int, str], list[date]] = defaultdict(list)
+    for client_id, kind, day in con.execute(
+        """
+        select client_id, kind, as_of from ops.ledger
+        where status = 'delivered' and as_of > ? and client_id is not null
+        order by as_of
+        """,
+        [as_of],
+    ).fetchall():
+        later[(client_id, kind)].append(day)
     quarantined = (
         [_quarantine_note(row) for row in _rows(con, QUARANTINED_ROWS_SQL)]
         if _exists(con, "intermediate", "int_quarantined_rows")
@@ -87,6 +97,7 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
         quarantined=quarantined,
         delivered=dict(delivered),
         active_holds=holds,
+        later_delivered=dict(later),
     )
 
 

@@ -54,6 +54,8 @@ class DayFacts:
     delivered: dict[tuple[int, str], list[date]] = field(default_factory=dict)
     # Active campaign hold per client: the message key of the delivered placement.
     active_holds: dict[int, str] = field(default_factory=dict)
+    # Delivered ledger rows of runs after as_of (seen when a past day is backfilled).
+    later_delivered: dict[tuple[int, str], list[date]] = field(default_factory=dict)
 
 
 def _by_client(rows: list[Row]) -> dict[int, list[Row]]:
@@ -297,8 +299,11 @@ def _internal_overdue(
     last = _last(facts.delivered.get((cid, "am_overdue"), []))
     notes = (*notes, "manual outreach") if excluded else notes
     kwargs = dict(summaries=summaries, docs=docs, oldest_dpd=oldest_dpd, notes=notes)
+    # A backfilled day leaves the alert to a later run that sent one within the cadence.
+    sent_later = any((d - as_of).days < policy.cadence_days
+                     for d in facts.later_delivered.get((cid, "am_overdue"), []))
     out = []
-    if last is None or (as_of - last).days >= policy.cadence_days:
+    if not sent_later and (last is None or (as_of - last).days >= policy.cadence_days):
         out.append(_alert(as_of, "am_overdue", _am_space(client), client, tier, **kwargs))
         if tier >= 2:
             out.append(_alert(as_of, "team_alert", "ar_team", client, tier, **kwargs))
