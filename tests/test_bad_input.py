@@ -182,66 +182,36 @@ def _invoice(b: LedgerBuilder, client: str, tranid: str, total: str = "640.00", 
 
 # --- Rows that do not parse on landing ------------------------------------------------
 
-def _non_numeric_total(b, faults):
-    inv = _invoice(b, "C11", "INV-1101")
-    faults.serve({"id": inv}, "foreigntotal", "12,34O.00")
+def _unparseable_invoice_value(
+    kind: str, client: str, column: str, value: str, reason: str, *, no_decision: bool = False,
+) -> None:
+    """Registers a kind: one open EUR invoice of `client` is served with `value` in
+    `column`; it is quarantined with `reason`, reported, and never reminded."""
+    tranid = f"INV-{client[1:]}01"
+
+    def build(b, faults):
+        faults.serve({"id": _invoice(b, client, tranid)}, column, value)
+
+    @bad_input(kind, build)
+    def _(day: Day) -> None:
+        _quarantined_and_reported(day, reason, source_table="netsuite_transactions",
+                                  document_number=tranid)
+        assert day.email_to(client) is None
+        assert day.has_no_decision(client) or not no_decision
 
 
-@bad_input("non_numeric_total", _non_numeric_total)
-def _(day: Day) -> None:
-    _quarantined_and_reported(day, "foreigntotal: not a decimal: '12,34O.00'",
-                              source_table="netsuite_transactions", document_number="INV-1101")
-    assert day.email_to("C11") is None and day.has_no_decision("C11")
-
-
-def _non_numeric_amount_unpaid(b, faults):
-    inv = _invoice(b, "C25", "INV-2501")
-    faults.serve({"id": inv}, "foreignamountunpaid", "n/a")
-
-
-@bad_input("non_numeric_amount_unpaid", _non_numeric_amount_unpaid)
-def _(day: Day) -> None:
-    # Its open amount is read as total less paid (640.00), which explains the
-    # EUR difference to the cent, so the reconciliation gate lets the day go on.
-    _quarantined_and_reported(day, "foreignamountunpaid: not a decimal: 'n/a'",
-                              source_table="netsuite_transactions", document_number="INV-2501")
-    assert day.email_to("C25") is None and day.has_no_decision("C25")
-
-
-def _unparseable_due_date(b, faults):
-    inv = _invoice(b, "C12", "INV-1201")
-    faults.serve({"id": inv}, "duedate", "31/02/2026")
-
-
-@bad_input("unparseable_due_date", _unparseable_due_date)
-def _(day: Day) -> None:
-    _quarantined_and_reported(day, "duedate: not an ISO date: '31/02/2026'",
-                              document_number="INV-1201")
-    assert day.email_to("C12") is None
-
-
-def _unparseable_invoice_date(b, faults):
-    inv = _invoice(b, "C13", "INV-1301")
-    faults.serve({"id": inv}, "trandate", "2026-13-45")
-
-
-@bad_input("unparseable_invoice_date", _unparseable_invoice_date)
-def _(day: Day) -> None:
-    _quarantined_and_reported(day, "trandate: not an ISO date: '2026-13-45'",
-                              document_number="INV-1301")
-    assert day.email_to("C13") is None
-
-
-def _amount_past_six_decimals(b, faults):
-    inv = _invoice(b, "C14", "INV-1401")
-    faults.serve({"id": inv}, "foreigntotal", "640.0000001")
-
-
-@bad_input("amount_past_six_decimals", _amount_past_six_decimals)
-def _(day: Day) -> None:
-    _quarantined_and_reported(day, "more than 6 decimal places: '640.0000001'",
-                              document_number="INV-1401")
-    assert day.email_to("C14") is None
+_unparseable_invoice_value("non_numeric_total", "C11", "foreigntotal", "12,34O.00",
+                           "foreigntotal: not a decimal: '12,34O.00'", no_decision=True)
+# Its open amount is read as total less paid (640.00), which explains the EUR
+# difference to the cent, so the reconciliation gate lets the day go on.
+_unparseable_invoice_value("non_numeric_amount_unpaid", "C25", "foreignamountunpaid", "n/a",
+                           "foreignamountunpaid: not a decimal: 'n/a'", no_decision=True)
+_unparseable_invoice_value("unparseable_due_date", "C12", "duedate", "31/02/2026",
+                           "duedate: not an ISO date: '31/02/2026'")
+_unparseable_invoice_value("unparseable_invoice_date", "C13", "trandate", "2026-13-45",
+                           "trandate: not an ISO date: '2026-13-45'")
+_unparseable_invoice_value("amount_past_six_decimals", "C14", "foreigntotal", "640.0000001",
+                           "more than 6 decimal places: '640.0000001'")
 
 
 def _non_numeric_line_amount(b, faults):
