@@ -21,7 +21,7 @@ import oauthlib.oauth1 as oauth1
 import pytest
 
 from ar_assets.land.auth import TokenBasedAuth, netsuite_base_url, netsuite_realm
-from ar_assets.land.queries import transactions_query
+from ar_assets.land.queries import currencies_query, customers_query, transactions_query
 from ar_assets.land.suiteql import (
     IncompleteResultError,
     SchemaDriftError,
@@ -226,7 +226,7 @@ def test_a_429_burst_and_server_errors_are_retried_until_every_row_lands(server)
     assert statuses.count(200) == 3
 
 
-def test_a_slow_page_times_out_and_is_fetched_again(server) -> None:
+def test_a_slow_page_times_out_and_is_fetched_again(server, caplog) -> None:
     sandbox, base_url = server
     sandbox.faults.slow_seconds.append(2.0)
 
@@ -235,6 +235,13 @@ def test_a_slow_page_times_out_and_is_fetched_again(server) -> None:
 
     assert len({row["id"] for row in result.rows}) == 2345
     assert sandbox.query_counts()["transactions"] >= 4  # the slow page was asked for again
+    assert any("query transactions, window 1 (id > -1): attempt 1 at offset 0 failed "
+               "(ReadTimeout); retrying" in r.getMessage() for r in caplog.records)
+
+
+def test_by_default_the_client_waits_as_long_as_netsuite_lets_a_request_run() -> None:
+    # A request given up sooner would keep one of the account's slots busy at NetSuite.
+    assert client_for("http://127.0.0.1:9").timeout >= 15 * 60
 
 
 def test_retries_give_up_after_the_last_attempt(server) -> None:
@@ -292,6 +299,22 @@ def test_wrong_credentials_fail_after_one_retry(server) -> None:
             client.fetch(transactions_query(AS_OF))
 
     assert [(r.status, r.reason) for r in sandbox.requests] == [(401, "signature mismatch")] * 2
+
+
+def test_one_failing_query_stops_the_others_and_leaves_no_stray_errors(server, caplog) -> None:
+    sandbox, base_url = server
+    wrong = SandboxCredentials(token_secret="not-the-secret")
+    queries = [transactions_query(AS_OF), customers_query(), currencies_query()]
+
+    with client_for(base_url, wrong) as client:
+        with pytest.raises(SuiteQLAuthError, match="refused the login"):
+            client.fetch_all(queries)
+    asked = len(sandbox.requests)
+    time.sleep(0.3)
+
+    assert len(sandbox.requests) == asked <= 2 * len(queries)
+    assert sandbox.in_flight == 0
+    assert not [r for r in caplog.records if r.name == "asyncio"]
 
 
 def test_a_removed_column_fails_naming_the_column_and_the_query(server) -> None:

@@ -43,7 +43,7 @@ from ar_assets.land.auth import (
     token_url_for,
 )
 from ar_assets.land.landing import LoadSettings
-from ar_assets.land.suiteql import DEFAULT_CONCURRENCY, SuiteQLClient
+from ar_assets.land.suiteql import DEFAULT_CONCURRENCY, DEFAULT_TIMEOUT_SECONDS, SuiteQLClient
 
 AUTH_METHODS = ("tba", "client_credentials")
 # One token cache per process: a bearer token serves every run until it expires.
@@ -68,7 +68,7 @@ class NetSuiteResource(ConfigurableResource):
     concurrency: int = DEFAULT_CONCURRENCY
     full_snapshot_every_days: int = 7
     lookback_hours: int = 24
-    timeout_seconds: float = 120.0
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
 
     def resolved_base_url(self) -> str:
         """Returns the base URL: the override if set, else the account's REST host."""

@@ -47,6 +47,10 @@ SUITEQL_PATH = "/services/rest/query/v1/suiteql"
 PAGE_SIZE = 1000  # SuiteQL's largest page
 RESULT_CEILING = 100_000  # SuiteQL returns no row past this offset
 DEFAULT_CONCURRENCY = 2  # our share of NetSuite's per-account concurrency limit
+# NetSuite ends a request after 15 minutes. One the client gives up on sooner keeps
+# running there and holds a slot of the account's concurrency limit while the retry
+# takes another, so by default the client waits as long as NetSuite would.
+DEFAULT_TIMEOUT_SECONDS = 15 * 60 + 30
 _UNKNOWN_IDENTIFIER = re.compile(r"Unknown identifier '([^']+)'", re.IGNORECASE)
 
 
@@ -69,9 +73,11 @@ class SchemaDriftError(SuiteQLError):
 class SuiteQLUnavailableError(SuiteQLError):
     """NetSuite answered 429 or 5xx (retried until the attempts run out)."""
 
-    def __init__(self, status: int, detail: str):
-        super().__init__(f"HTTP {status}: {detail}")
+    def __init__(self, status: int, detail: str, label: str = ""):
+        super().__init__(f"{label}: HTTP {status}: {detail}" if label
+                         else f"HTTP {status}: {detail}")
         self.status = status
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,12 @@ async def _already(page: _Page) -> _Page:
     return page
 
 
+def _describe(error: BaseException | None) -> str:
+    """Names an error even when its message is empty (httpx timeouts have none)."""
+    text = str(error) if error is not None else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
 def _error_detail(response: httpx.Response) -> str:
     try:
         details = response.json().get("o:errorDetails") or [{}]
@@ -196,7 +208,7 @@ class SuiteQLClient:
         page_size: int = PAGE_SIZE,
         result_ceiling: int = RESULT_CEILING,
         concurrency: int = DEFAULT_CONCURRENCY,
-        timeout: float = 120.0,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_attempts: int = 6,
         backoff_seconds: float = 1.0,
         backoff_max_seconds: float = 60.0,
@@ -256,11 +268,15 @@ class SuiteQLClient:
         async with httpx.AsyncClient(auth=self.auth, timeout=timeout, limits=limits,
                                      headers=headers) as http:
             self._http, self._slots = http, _Slots(self.concurrency)
+            tasks = [asyncio.ensure_future(self._fetch(q, (transforms or {}).get(q.name)))
+                     for q in queries]
             try:
-                return list(await asyncio.gather(
-                    *(self._fetch(q, (transforms or {}).get(q.name)) for q in queries)
-                ))
+                return list(await asyncio.gather(*tasks))
             finally:
+                # One query failing stops the others before the connection pool closes.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
                 self._http, self._slots = None, None
 
     async def _fetch(self, query: SuiteQLQuery, transform: PageTransform | None) -> QueryResult:
@@ -443,9 +459,9 @@ class SuiteQLClient:
         transform: PageTransform | None, tally: list[int], priority: int = _BODY,
     ) -> _Page:
         try:
-            body = await self._post(sql, offset, tally, priority)
+            body = await self._post(sql, offset, tally, priority, label)
         except SuiteQLUnavailableError as error:
-            raise SuiteQLError(f"{label}: {error}") from error
+            raise SuiteQLUnavailableError(error.status, error.detail, label) from error
         except SuiteQLError as error:
             raise type(error)(f"{label}: {error}") from error
         except httpx.TransportError as error:
@@ -460,7 +476,9 @@ class SuiteQLClient:
         return _Page(offset, rows, keys, total, int(body.get("count", len(items))),
                      bool(body.get("hasMore")))
 
-    async def _post(self, sql: str, offset: int, tally: list[int], priority: int) -> dict:
+    async def _post(
+        self, sql: str, offset: int, tally: list[int], priority: int, label: str,
+    ) -> dict:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((SuiteQLUnavailableError, httpx.TransportError)),
             wait=wait_random_exponential(
@@ -468,8 +486,8 @@ class SuiteQLClient:
             ),
             stop=stop_after_attempt(self.max_attempts),
             before_sleep=lambda state: log.warning(
-                "SuiteQL attempt %d at offset %d failed (%s); retrying",
-                state.attempt_number, offset, state.outcome.exception(),
+                "%s: attempt %d at offset %d failed (%s); retrying", label,
+                state.attempt_number, offset, _describe(state.outcome.exception()),
             ),
             reraise=True,
         )
@@ -505,11 +523,11 @@ class SuiteQLClient:
         return await asyncio.to_thread(json.loads, response.content, parse_float=Decimal)
 
     async def _send(self, params: dict, body: str, priority: int) -> httpx.Response:
-        assert self._http is not None and self._slots is not None
-        await self._slots.acquire(priority)
+        http, slots = self._http, self._slots
+        assert http is not None and slots is not None
+        await slots.acquire(priority)
         try:
             self.requests += 1
-            return await self._http.post(self.base_url + SUITEQL_PATH, params=params,
-                                         content=body)
+            return await http.post(self.base_url + SUITEQL_PATH, params=params, content=body)
         finally:
-            self._slots.release()
+            slots.release()

@@ -34,7 +34,7 @@ from sqlglot.dialects.oracle import Oracle
 from sqlglot.time import format_time
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
@@ -341,6 +341,9 @@ class NetSuiteSandbox:
         faults = self.faults
         try:
             query = str((await request.json()).get("q", ""))
+        except ClientDisconnect:
+            record.reason = "client disconnected before its query arrived"
+            return JSONResponse({}, status_code=499)  # nginx's code; nothing reads it
         except (ValueError, AttributeError):
             query = ""
         match = QUERY_NAME.search(query)
