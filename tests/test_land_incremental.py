@@ -151,11 +151,36 @@ def test_a_payment_posted_while_the_load_reads_is_read_again_and_reconciles(serv
     finally:
         sandbox.set_clock(DAYS[1])  # the as-of tables are rebuilt from the ledger
 
-    assert unpaid > 0 and stats.rereads == 1 and stats.differences == {}
+    assert unpaid > 0 and stats.rereads == 1 and stats.differences == []
     assert stats.plan.reason.startswith("the source changed while it was read")
     assert reconcile_open_ar(con, DAYS[0].isoformat()).passed
     assert con.execute("select status_code, foreignamountunpaid from raw.netsuite_transactions "
                        "where id = ?", [invoice]).fetchone() == ("CustInvc:B", 0)
+
+
+def test_a_credit_changed_without_a_new_modification_time_is_caught_by_its_control_total(
+    server,
+) -> None:
+    sandbox, base_url, _ = server
+    con = duckdb.connect()
+    land(sandbox, base_url, con, DAYS[0])
+    sandbox.set_clock(DAYS[1])
+    [(credit, code)] = sandbox.tables.con.execute(f"""
+        select t.id, c.symbol from transaction t join currency c on c.id = t.currency
+        where t.type = 'CustCred' and t.foreignpaymentamountunused > 1
+          and t.lastmodifieddate < TIMESTAMP '{DAYS[0] - timedelta(days=2)}'
+        order by t.id limit 1""").fetchall()
+    # An incremental pull cannot see this change: the credit's modification time stays.
+    sandbox.change_source([f"""update transaction
+        set foreignpaymentamountunused = foreignpaymentamountunused - 1 where id = {credit}"""])
+    try:
+        stats = land_snapshot(_client(sandbox, base_url), con, DAYS[1])
+    finally:
+        sandbox.set_clock(DAYS[2])  # the as-of tables are rebuilt from the ledger
+
+    assert stats.rereads == 1 and stats.differences == []
+    assert stats.plan.reason == f"incremental load differed in unapplied credits in {code}"
+    assert reconcile_open_ar(con, DAYS[1].isoformat()).passed
 
 
 def test_reconciliation_fails_on_one_cent_and_names_the_currency(server) -> None:

@@ -1,19 +1,18 @@
 """Gate: the open AR that landed equals what NetSuite itself reports, per currency.
 
-The control total is queried at the source in the same landing run (a SUM of
-open invoice amounts per currency). The check compares it with the landed open
-invoices exactly, so a row lost in paging, a page read twice or an amount
+The control totals are queried at the source in the same landing run: per
+currency, the amount unpaid of open invoices and the unapplied amount of credit
+memos and payments (ar_assets/land/control.py). The check compares both with
+what landed exactly, so a row lost in paging, a page read twice or an amount
 altered on the way fails it. It is blocking: when it fails, nothing downstream
 of the raw tables runs, and no message is sent.
 
-Rows quarantined on landing are not in the landed sum; when their open amounts
+Rows quarantined on landing are not in the landed sums; when their amounts
 account for the whole difference to the cent, the check passes and lists them,
 so one unparseable row does not stop every client's reminder. A quarantined
-row's open amount is its amount unpaid as received or, when that is what could
-not be read, its total less the amount paid.
+invoice's open amount is its amount unpaid as received or, when that is what
+could not be read, its total less the amount paid.
 """
-
-from decimal import Decimal
 
 import duckdb
 from dagster import (
@@ -25,13 +24,14 @@ from dagster import (
     asset_check,
 )
 
-from ar_assets.land.landing import (
+from ar_assets.land.control import (
+    MEASURES,
     control_totals,
     currency_label,
     currency_order,
-    landed_open_totals,
-    open_ar_differences,
-    quarantined_open_totals,
+    differences,
+    landed_totals,
+    quarantined_totals,
     unexplained_differences,
 )
 from ar_assets.resources import Warehouse
@@ -40,40 +40,43 @@ RECONCILED_ASSET = AssetKey(["raw", "netsuite_transactions"])
 
 
 def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> AssetCheckResult:
-    """Compares landed open AR with the control totals; returns the check's result."""
+    """Compares the landed totals with the control totals; returns the check's result."""
     landed_as_of = con.execute(
         "select max(as_of) from raw.netsuite_control_totals"
     ).fetchone()[0]
-    landed, control = landed_open_totals(con), control_totals(con)
-    quarantined = quarantined_open_totals(con)
-    differences = open_ar_differences(landed, control)
+    lines = ["| total | currency | landed | source control | difference |",
+             "|---|---|---:|---:|---:|"]
+    explained = []
+    currencies = set()
+    for measure in MEASURES:
+        landed, control = landed_totals(con, measure), control_totals(con, measure)
+        currencies |= set(landed) | set(control)
+        for difference in differences(measure, landed, control):
+            quarantined = quarantined_totals(con, measure).get(difference.currency)
+            if quarantined is not None:
+                explained.append(f"{measure.name} {currency_label(difference.currency)} "
+                                 f"{quarantined}")
+        for code in sorted(set(landed) | set(control), key=currency_order):
+            got, want = landed.get(code, 0), control.get(code, 0)
+            lines.append(f"| {measure.name} | {currency_label(code)} | {got} | {want} | "
+                         f"{got - want} |")
     unexplained = unexplained_differences(con)
-
-    lines = ["| currency | landed open | source control | difference |", "|---|---:|---:|---:|"]
-    for code in sorted(set(landed) | set(control), key=currency_order):
-        got, want = landed.get(code, Decimal(0)), control.get(code, Decimal(0))
-        lines.append(f"| {currency_label(code)} | {got} | {want} | {got - want} |")
     metadata = {
         "totals": MetadataValue.md("\n".join(lines)),
-        "currencies": MetadataValue.int(len(set(landed) | set(control))),
+        "currencies": MetadataValue.int(len(currencies)),
         "landed_as_of": MetadataValue.text(str(landed_as_of)),
     }
-    if differences and not unexplained:
-        metadata["explained_by_quarantine"] = MetadataValue.text(
-            ", ".join(f"{currency_label(code)} {quarantined[code]}"
-                      for code in sorted(differences, key=currency_order))
-        )
+    if explained and not unexplained:
+        metadata["explained_by_quarantine"] = MetadataValue.text(", ".join(explained))
 
     stale = as_of is not None and str(landed_as_of) != as_of
     if stale:
         description = f"raw holds the snapshot of {landed_as_of}, not of {as_of}"
     elif unexplained:
-        description = "landed open AR differs from the source: " + "; ".join(
-            f"{currency_label(code)} landed {got}, source {want}, difference {got - want}"
-            for code, (got, want) in unexplained.items()
-        )
+        description = "landed AR differs from the source: " + "; ".join(map(str, unexplained))
     else:
-        description = f"open AR reconciles in {len(control)} currencies"
+        description = (f"open invoices and unapplied credits reconcile in "
+                       f"{len(currencies)} currencies")
     return AssetCheckResult(
         passed=not stale and not unexplained,
         severity=AssetCheckSeverity.ERROR,
@@ -86,8 +89,8 @@ def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> Asse
     asset=RECONCILED_ASSET,
     name="open_ar_reconciles_with_source",
     blocking=True,
-    description="Landed open invoice amounts per currency equal NetSuite's control totals "
-    "exactly; blocks every send when they do not.",
+    description="Landed open invoice amounts and unapplied credits per currency equal "
+    "NetSuite's control totals exactly; blocks every send when they do not.",
 )
 def open_ar_reconciles_with_source(
     context: AssetCheckExecutionContext, warehouse: Warehouse

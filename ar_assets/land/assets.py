@@ -9,13 +9,8 @@ from dagster import (
     multi_asset,
 )
 
-from ar_assets.land.landing import (
-    RAW_TABLES,
-    LandStats,
-    currency_label,
-    currency_order,
-    land_snapshot,
-)
+from ar_assets.land.control import currency_label, currency_order
+from ar_assets.land.landing import RAW_TABLES, LandStats, land_snapshot
 from ar_assets.land.resources import NetSuiteResource
 from ar_assets.land.store import QUARANTINE_TABLE
 from ar_assets.partitions import daily_partitions, partition_date
@@ -32,8 +27,8 @@ DESCRIPTIONS = {
     "netsuite_employees": "One row per NetSuite employee (account managers), with the "
     "Google Chat space.",
     "netsuite_currencies": "One row per NetSuite currency: id, ISO code and name.",
-    "netsuite_control_totals": "One row per currency: the open invoice amount NetSuite "
-    "reports as of the run, for reconciling what landed.",
+    "netsuite_control_totals": "One row per currency: the open invoice amount and the "
+    "unapplied credit NetSuite reports as of the run, for reconciling what landed.",
     QUARANTINE_TABLE: "One row per source row that failed to parse on landing (a value "
     "that is not a number, an ISO date or a T/F flag, or a required value missing), with "
     "the reason and the row as received. These rows are not in the other raw tables.",

@@ -28,6 +28,13 @@ from decimal import Decimal
 import duckdb
 
 from ar_assets.land import store
+from ar_assets.land.control import (
+    Difference,
+    control_totals,
+    currency_label,
+    landed_totals,
+    unexplained_differences,
+)
 from ar_assets.land.parsing import (
     RAW_TABLES,
     PageParser,
@@ -38,10 +45,8 @@ from ar_assets.land.parsing import (
 )
 from ar_assets.land.suiteql import SuiteQLClient
 
-__all__ = ["RAW_TABLES", "LandStats", "LoadPlan", "LoadSettings", "currency_label",
-           "currency_order", "land_snapshot", "open_ar_differences", "parse_items",
-           "quarantined_open_totals", "unexplained_differences",
-           "parse_money", "plan_load"]
+__all__ = ["RAW_TABLES", "LandStats", "LoadPlan", "LoadSettings", "land_snapshot",
+           "parse_items", "parse_money", "plan_load"]
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +80,8 @@ class LandStats:
     requests: int = 0
     windows: int = 0
     rereads: int = 0  # whole second reads after a difference from the control totals
-    # {currency: (landed, control)} where quarantined rows do not explain the difference
-    differences: dict[str | None, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    # control totals that landed rows (and rows quarantined) do not add up to
+    differences: list[Difference] = field(default_factory=list)
 
 
 def plan_load(state: store.SyncState | None, as_of: date, settings: LoadSettings) -> LoadPlan:
@@ -94,84 +99,6 @@ def plan_load(state: store.SyncState | None, as_of: date, settings: LoadSettings
                                    f"(lookback {settings.lookback_hours} h)", since)
 
 
-def currency_order(code: str | None) -> tuple[bool, str]:
-    """Sorts currency codes, the empty code (a missing currency record) last."""
-    return (code is None, code or "")
-
-
-def currency_label(code: str | None) -> str:
-    return "(no currency)" if code is None else code
-
-
-def open_ar_differences(
-    landed: dict[str | None, Decimal], control: dict[str | None, Decimal]
-) -> dict[str | None, tuple[Decimal, Decimal]]:
-    """Returns {currency: (landed, control)} for every currency where the two differ."""
-    zero = Decimal(0)
-    return {
-        code: (landed.get(code, zero), control.get(code, zero))
-        for code in sorted(set(landed) | set(control), key=currency_order)
-        if landed.get(code, zero) != control.get(code, zero)
-    }
-
-
-def landed_open_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
-    """Returns the landed open invoice amount per currency (raw.netsuite_transactions)."""
-    return dict(con.execute(f"""
-        select currency_code, sum(foreignamountunpaid)
-        from {store.RAW_SCHEMA}.netsuite_transactions
-        where type = 'CustInvc' and status_code = 'CustInvc:A'
-        group by currency_code order by currency_code
-    """).fetchall())
-
-
-def control_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
-    """Returns the source's open invoice amount per currency (raw.netsuite_control_totals)."""
-    return dict(con.execute(
-        f"select currency_code, open_amount from {store.RAW_SCHEMA}.netsuite_control_totals "
-        "order by currency_code"
-    ).fetchall())
-
-
-def quarantined_open_totals(con: duckdb.DuckDBPyConnection) -> dict[str, Decimal]:
-    """Returns the open invoice amount per currency of rows quarantined on landing: the
-    amount unpaid as received or, when that could not be read, the total less paid."""
-    return dict(con.execute(f"""
-        with quarantined as (
-            select
-                payload ->> 'currency_code' as currency_code,
-                coalesce(
-                    try_cast(payload ->> 'foreignamountunpaid' as DECIMAL(38, 6)),
-                    try_cast(payload ->> 'foreigntotal' as DECIMAL(38, 6))
-                    - coalesce(try_cast(payload ->> 'foreignamountpaid' as DECIMAL(38, 6)), 0)
-                ) as open_amount
-            from {store.RAW_SCHEMA}.netsuite_quarantine
-            where source_table = 'netsuite_transactions'
-              and payload ->> 'type' = 'CustInvc'
-              and payload ->> 'status_code' = 'CustInvc:A'
-        )
-        select currency_code, sum(open_amount)
-        from quarantined
-        where currency_code is not null and open_amount is not null
-        group by currency_code
-    """).fetchall())
-
-
-def unexplained_differences(
-    con: duckdb.DuckDBPyConnection,
-) -> dict[str | None, tuple[Decimal, Decimal]]:
-    """Returns {currency: (landed, control)} where landed open AR differs from the control
-    totals by more than the open amounts of the rows quarantined on landing."""
-    landed, control = landed_open_totals(con), control_totals(con)
-    quarantined = quarantined_open_totals(con)
-    zero = Decimal(0)
-    return {
-        code: (got, want)
-        for code, (got, want) in open_ar_differences(landed, control).items()
-        if got + quarantined.get(code, zero) != want
-    }
-
-
 def land_snapshot(
     client: SuiteQLClient, con: duckdb.DuckDBPyConnection, as_of: date,
     settings: LoadSettings | None = None,
@@ -181,22 +108,23 @@ def land_snapshot(
     state = store.read_state(con)
     plan = plan_load(state, as_of, settings)
     stats = _land(client, con, as_of, plan, state)
-    # TODO: deleted paid invoices and deleted credit memos stay in the copy until the next
-    # full snapshot, because the control totals cover open invoices only; remove when the
-    # load also reads NetSuite's deleted-record log or reconciles unapplied credits.
+    # TODO: a deleted paid invoice stays in the copy (and in the late-payment history)
+    # until the next full snapshot, because no control total covers paid invoices; remove
+    # when the load also reads NetSuite's deleted-record log.
     differences = stats.differences
     if differences:
         # An incremental copy that drifted is reloaded in full. A full read can differ
         # because SuiteQL has no read snapshot: a payment posted between the control query
         # and the pages changes one but not the other. Either way the source is read once
         # more, whole; a difference that remains is left to the reconciliation gate.
-        codes = ", ".join(map(currency_label, differences))
+        codes = ", ".join(f"{d.measure.name} in {currency_label(d.currency)}"
+                          for d in differences)
         if plan.mode == "incremental":
             reason = f"incremental load differed in {codes}"
         else:
             reason = f"the source changed while it was read ({codes} differed)"
-        log.warning("open AR differs from the source's control totals in %s; reading it "
-                    "again in full", codes)
+        log.warning("landed totals differ from the source's control totals (%s); reading "
+                    "it again in full", codes)
         requests = stats.requests
         stats = _land(client, con, as_of,
                       LoadPlan("past" if plan.mode == "past" else "full", reason), state)
@@ -243,7 +171,7 @@ def _land(
             store.land_table(con, table, parsed[table.name], as_of, landed_at)
         store.add_quarantine(con, [q for t in WHOLE_TABLES for q in bad[t.name]], as_of,
                              landed_at)
-        stats.open_totals = landed_open_totals(con)
+        stats.open_totals = landed_totals(con)
         stats.control_totals = control_totals(con)
         stats.differences = unexplained_differences(con)
         if plan.mode == "incremental" and stats.differences:

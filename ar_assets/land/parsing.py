@@ -179,6 +179,7 @@ RAW_TABLES = (
     )),
     RawTable("netsuite_control_totals", lambda *_: queries.control_totals_query(), (
         _col("currency_code", "VARCHAR"), _col("open_amount", MONEY, True),
+        _col("unapplied_amount", MONEY, True),
     )),
 )
 

@@ -168,8 +168,9 @@ ORDER BY cur.id"""
 
 
 def control_totals_query() -> SuiteQLQuery:
-    """Returns the source's open invoice amount per currency, for reconciliation
-    (invoices whose currency record is missing sum under an empty currency_code).
+    """Returns the source's totals per currency, for reconciliation: the amount unpaid
+    of open invoices and the unapplied amount of credit memos and payments
+    (documents whose currency record is missing sum under an empty currency_code).
 
     It is a separate read from the transaction pages (SuiteQL has no read
     snapshot), so landing reads everything again once when the two disagree.
@@ -177,13 +178,17 @@ def control_totals_query() -> SuiteQLQuery:
     sql = """/* q:control_totals */
 SELECT
   cur.symbol AS currency_code,
-  SUM(t.foreignamountunpaid) AS open_amount
+  SUM(CASE WHEN t.type = 'CustInvc' THEN t.foreignamountunpaid ELSE 0 END) AS open_amount,
+  SUM(CASE WHEN t.type IN ('CustCred', 'CustPymt') THEN t.foreignpaymentamountunused
+      ELSE 0 END) AS unapplied_amount
 FROM transaction t
 LEFT JOIN currency cur ON cur.id = t.currency
-WHERE t.type = 'CustInvc'
-  AND t.posting = 'T'
+WHERE t.posting = 'T'
   AND t.voided = 'F'
-  AND BUILTIN.CF(t.status) = 'CustInvc:A'
+  AND (
+    (t.type = 'CustInvc' AND BUILTIN.CF(t.status) = 'CustInvc:A')
+    OR (t.type IN ('CustCred', 'CustPymt') AND t.foreignpaymentamountunused > 0)
+  )
 GROUP BY cur.symbol
 ORDER BY cur.symbol"""
     return SuiteQLQuery("control_totals", sql, order=("currency_code",))
