@@ -120,6 +120,26 @@ def test_a_deleted_open_invoice_is_caught_by_the_control_totals_and_reloaded(ser
     assert stats.open_totals == stats.control_totals
 
 
+def test_a_deleted_paid_invoice_is_caught_by_the_paid_count_and_leaves_the_history(
+    server,
+) -> None:
+    sandbox, base_url, _ = server
+    kept = duckdb.connect()
+    land(sandbox, base_url, kept, DAYS[0])
+    [(deleted, code)] = kept.execute(
+        "select id, currency_code from raw.netsuite_transactions "
+        "where status_code = 'CustInvc:B' order by id limit 1").fetchall()
+
+    sandbox.delete_transactions([deleted])
+    stats = land(sandbox, base_url, kept, DAYS[1])
+
+    assert stats.plan.mode == "full"
+    assert f"paid invoices (count) in {code}" in stats.plan.reason
+    assert kept.execute("select count(*) from raw.netsuite_transactions where id = ?",
+                        [deleted]).fetchone() == (0,)
+    assert reconcile_open_ar(kept, DAYS[1].isoformat()).passed
+
+
 def test_a_renamed_column_fails_the_load_naming_column_and_query(server) -> None:
     sandbox, base_url, _ = server
     sandbox.faults.rename_columns = {"foreigntotal": "foreign_total"}

@@ -1,8 +1,9 @@
 """Gate: the open AR that landed equals what NetSuite itself reports, per currency.
 
 The control totals are queried at the source in the same landing run: per
-currency, the amount unpaid of open invoices and the unapplied amount of credit
-memos and payments (ar_assets/land/control.py). The check compares both with
+currency, the amount unpaid of open invoices, the unapplied amount of credit
+memos and payments, and the number of invoices paid within the history window
+(ar_assets/land/control.py). The check compares both with
 what landed exactly, so a row lost in paging, a page read twice or an amount
 altered on the way fails it. It is blocking: when it fails, nothing downstream
 of the raw tables runs, and no message is sent.
@@ -75,7 +76,7 @@ def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> Asse
     elif unexplained:
         description = "landed AR differs from the source: " + "; ".join(map(str, unexplained))
     else:
-        description = (f"open invoices and unapplied credits reconcile in "
+        description = (f"open invoices, unapplied credits and paid invoices reconcile in "
                        f"{len(currencies)} currencies")
     return AssetCheckResult(
         passed=not stale and not unexplained,
@@ -89,8 +90,9 @@ def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> Asse
     asset=RECONCILED_ASSET,
     name="open_ar_reconciles_with_source",
     blocking=True,
-    description="Landed open invoice amounts and unapplied credits per currency equal "
-    "NetSuite's control totals exactly; blocks every send when they do not.",
+    description="Landed open invoice amounts, unapplied credits and paid invoice counts "
+    "per currency equal NetSuite's control totals exactly; blocks every send when they "
+    "do not.",
 )
 def open_ar_reconciles_with_source(
     context: AssetCheckExecutionContext, warehouse: Warehouse

@@ -27,8 +27,9 @@ DESCRIPTIONS = {
     "netsuite_employees": "One row per NetSuite employee (account managers), with the "
     "Google Chat space.",
     "netsuite_currencies": "One row per NetSuite currency: id, ISO code and name.",
-    "netsuite_control_totals": "One row per currency: the open invoice amount and the "
-    "unapplied credit NetSuite reports as of the run, for reconciling what landed.",
+    "netsuite_control_totals": "One row per currency: the open invoice amount, the "
+    "unapplied credit and the number of recently paid invoices NetSuite reports as of the "
+    "run, for reconciling what landed.",
     QUARANTINE_TABLE: "One row per source row that failed to parse on landing (a value "
     "that is not a number, an ISO date or a T/F flag, or a required value missing), with "
     "the reason and the row as received. These rows are not in the other raw tables.",

@@ -1,9 +1,11 @@
 """The source's control totals, and the landed amounts that must equal them to the cent.
 
-Two measures per currency. Open invoices: what clients owe (the amount unpaid
-of open invoices). Unapplied credits: credit memos and payments not yet
-applied, which offset what clients owe. NetSuite sums both in one control
-query (queries.control_totals_query) in the same landing run.
+Three measures per currency. Open invoices: what clients owe (the amount
+unpaid of open invoices). Unapplied credits: credit memos and payments not yet
+applied, which offset what clients owe. Paid invoices: how many invoices paid
+within the history window landed, which the late-payment and offence counts
+read (a deleted one shows here). NetSuite sums all three in one control query
+(queries.control_totals_query) in the same landing run.
 
 A landed total may fall short of the control total only by rows quarantined on
 landing, counted at their amounts as received; any other difference means a
@@ -58,7 +60,16 @@ UNAPPLIED_CREDITS = Measure(
     quarantined_amount=_payload_money("foreignpaymentamountunused"),
     quarantined_rows="payload ->> 'type' in ('CustCred', 'CustPymt')",
 )
-MEASURES = (OPEN_INVOICES, UNAPPLIED_CREDITS)
+PAID_INVOICES = Measure(
+    name="paid invoices (count)",
+    control_column="paid_count",
+    landed_amount="1",
+    landed_rows="type = 'CustInvc' and status_code = 'CustInvc:B'",
+    quarantined_amount="1",
+    quarantined_rows="payload ->> 'type' = 'CustInvc' "
+                     "and payload ->> 'status_code' = 'CustInvc:B'",
+)
+MEASURES = (OPEN_INVOICES, UNAPPLIED_CREDITS, PAID_INVOICES)
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,12 @@ Transactions and their lines are the large tables. The first load, every
 pull the landed set in full; the days between pull only the documents modified
 since the last load's newest `lastmodifieddate`, less a safety lookback, and
 merge them into the copy in `netsuite_sync` (see store.py). Deletions leave no
-modification time, so the periodic full snapshot is what removes deleted
-documents, and an incremental load whose open AR differs from the source's
-control totals is redone in full at once. Customers, contacts, employees,
-currencies and control totals are small and read whole every run.
+modification time, but every landed document counts in one of the source's
+control totals (control.py: open invoices, unapplied credits, paid invoices in
+the history window), so an incremental load whose totals differ is redone in
+full at once, which drops what was deleted; the periodic full snapshot is the
+net behind that. Customers, contacts, employees, currencies and control totals
+are small and read whole every run.
 
 A past partition (a backfill, or a replay going back in time) is loaded in full
 into raw only: the merged copy keeps standing at its latest date, and the next
@@ -108,9 +110,6 @@ def land_snapshot(
     state = store.read_state(con)
     plan = plan_load(state, as_of, settings)
     stats = _land(client, con, as_of, plan, state)
-    # TODO: a deleted paid invoice stays in the copy (and in the late-payment history)
-    # until the next full snapshot, because no control total covers paid invoices; remove
-    # when the load also reads NetSuite's deleted-record log.
     differences = stats.differences
     if differences:
         # An incremental copy that drifted is reloaded in full. A full read can differ

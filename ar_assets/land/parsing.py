@@ -177,9 +177,9 @@ RAW_TABLES = (
     RawTable("netsuite_currencies", lambda *_: queries.currencies_query(), (
         _col("id", "BIGINT", True), _col("symbol", "VARCHAR", True), _col("name", "VARCHAR"),
     )),
-    RawTable("netsuite_control_totals", lambda *_: queries.control_totals_query(), (
+    RawTable("netsuite_control_totals", lambda as_of, _: queries.control_totals_query(as_of), (
         _col("currency_code", "VARCHAR"), _col("open_amount", MONEY, True),
-        _col("unapplied_amount", MONEY, True),
+        _col("unapplied_amount", MONEY, True), _col("paid_count", "BIGINT", True),
     )),
 )
 

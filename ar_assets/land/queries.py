@@ -167,28 +167,26 @@ ORDER BY cur.id"""
     return SuiteQLQuery("currencies", sql, order=("id",))
 
 
-def control_totals_query() -> SuiteQLQuery:
+def control_totals_query(as_of: date) -> SuiteQLQuery:
     """Returns the source's totals per currency, for reconciliation: the amount unpaid
-    of open invoices and the unapplied amount of credit memos and payments
-    (documents whose currency record is missing sum under an empty currency_code).
+    of open invoices, the unapplied amount of credit memos and payments, and the
+    number of invoices paid within the history window (documents whose currency
+    record is missing sum under an empty currency_code).
 
     It is a separate read from the transaction pages (SuiteQL has no read
     snapshot), so landing reads everything again once when the two disagree.
     """
-    sql = """/* q:control_totals */
+    sql = f"""/* q:control_totals */
 SELECT
   cur.symbol AS currency_code,
-  SUM(CASE WHEN t.type = 'CustInvc' THEN t.foreignamountunpaid ELSE 0 END) AS open_amount,
+  SUM(CASE WHEN BUILTIN.CF(t.status) = 'CustInvc:A' THEN t.foreignamountunpaid ELSE 0 END)
+    AS open_amount,
   SUM(CASE WHEN t.type IN ('CustCred', 'CustPymt') THEN t.foreignpaymentamountunused
-      ELSE 0 END) AS unapplied_amount
+      ELSE 0 END) AS unapplied_amount,
+  SUM(CASE WHEN BUILTIN.CF(t.status) = 'CustInvc:B' THEN 1 ELSE 0 END) AS paid_count
 FROM transaction t
 LEFT JOIN currency cur ON cur.id = t.currency
-WHERE t.posting = 'T'
-  AND t.voided = 'F'
-  AND (
-    (t.type = 'CustInvc' AND BUILTIN.CF(t.status) = 'CustInvc:A')
-    OR (t.type IN ('CustCred', 'CustPymt') AND t.foreignpaymentamountunused > 0)
-  )
+WHERE {_landed_transaction_filter(as_of)}
 GROUP BY cur.symbol
 ORDER BY cur.symbol"""
     return SuiteQLQuery("control_totals", sql, order=("currency_code",))
