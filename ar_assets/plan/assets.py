@@ -71,16 +71,9 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
             holds[row["client_id"]] = row["message_key"]
         elif row["kind"] == "hold_lifted":
             holds.pop(row["client_id"], None)
-    later: dict[tuple[int, str], list[date]] = defaultdict(list)
-    for client_id, kind, day in con.execute(
-        """
-        select client_id, kind, as_of from ops.ledger
-        where status = 'delivered' and as_of > ? and client_id is not null
-        order by as_of
-        """,
-        [as_of],
-    ).fetchall():
-        later[(client_id, kind)].append(day)
+    [(later_run,)] = con.execute(
+        "select max(as_of) from ops.ledger where as_of > ?", [as_of]
+    ).fetchall()
     quarantined = (
         [_quarantine_note(row) for row in _rows(con, QUARANTINED_ROWS_SQL)]
         if _exists(con, "intermediate", "int_quarantined_rows")
@@ -97,7 +90,7 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
         quarantined=quarantined,
         delivered=dict(delivered),
         active_holds=holds,
-        later_delivered=dict(later),
+        later_run=later_run,
     )
 
 
@@ -133,6 +126,8 @@ def write_plan(
     """Replaces the day's plan table rows and records them in the ledger."""
     con.execute(PLAN_DDL)
     con.execute("delete from plan.messages where as_of = ?", [as_of])
+    if not planned:
+        return 0
     con.executemany(
         "insert into plan.messages values (?, ?, ?, ?, ?, ?, ?, ?)",
         [

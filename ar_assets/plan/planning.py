@@ -8,7 +8,7 @@ client-email decision: planned, or skipped with a reason.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -54,8 +54,8 @@ class DayFacts:
     delivered: dict[tuple[int, str], list[date]] = field(default_factory=dict)
     # Active campaign hold per client: the message key of the delivered placement.
     active_holds: dict[int, str] = field(default_factory=dict)
-    # Delivered ledger rows of runs after as_of (seen when a past day is backfilled).
-    later_delivered: dict[tuple[int, str], list[date]] = field(default_factory=dict)
+    # The latest later date a run has planned for, when this day is a backfill.
+    later_run: date | None = None
 
 
 def _by_client(rows: list[Row]) -> dict[int, list[Row]]:
@@ -198,10 +198,8 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
             out.append(_skip(as_of, client, f"{reason} (manual outreach)"))
             continue
         if not client.get("is_cadence_eligible"):
-            later = client.get("next_client_email_date")
-            reason = (f"cadence: a later run emailed the client on {later}" if later
-                      else f"cadence: last client email {client.get('last_client_email_date')}")
-            out.append(_skip(as_of, client, reason))
+            last = client.get("last_client_email_date")
+            out.append(_skip(as_of, client, f"cadence: last client email {last}"))
             continue
         if too_many:
             limit = policy.max_invoices_per_email
@@ -245,7 +243,20 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
     if facts.quarantined:
         out.append(_ops_alert(as_of, "quarantined_rows", facts.quarantined,
                               "Source rows quarantined"))
+    if facts.later_run is not None:
+        return [_superseded(p, facts.later_run) for p in out]
     return out
+
+
+def _superseded(planned: PlannedMessage, later_run: date) -> PlannedMessage:
+    """Keeps a backfilled day's decision for the record but sends nothing: a run of a
+    later date has already decided with newer data (who is still overdue, who has
+    paid, whether the campaign hold stands), and its messages went out."""
+    if planned.entry.status != "planned":
+        return planned
+    reason = f"backfill: the run of {later_run} supersedes this day's messages"
+    return PlannedMessage(replace(planned.entry, status="skipped", reason=reason),
+                          planned.payload)
 
 
 def _alert(
@@ -299,11 +310,8 @@ def _internal_overdue(
     last = _last(facts.delivered.get((cid, "am_overdue"), []))
     notes = (*notes, "manual outreach") if excluded else notes
     kwargs = dict(summaries=summaries, docs=docs, oldest_dpd=oldest_dpd, notes=notes)
-    # A backfilled day leaves the alert to a later run that sent one within the cadence.
-    sent_later = any((d - as_of).days < policy.cadence_days
-                     for d in facts.later_delivered.get((cid, "am_overdue"), []))
     out = []
-    if not sent_later and (last is None or (as_of - last).days >= policy.cadence_days):
+    if last is None or (as_of - last).days >= policy.cadence_days:
         out.append(_alert(as_of, "am_overdue", _am_space(client), client, tier, **kwargs))
         if tier >= 2:
             out.append(_alert(as_of, "team_alert", "ar_team", client, tier, **kwargs))

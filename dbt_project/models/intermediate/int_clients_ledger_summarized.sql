@@ -42,28 +42,6 @@ client_emails as (
 
 ),
 
--- a backfill of a day before later runs sent reminders must not remind the
--- client again: an email delivered by a later run within the cadence counts
-later_client_emails as (
-
-    select
-        client_id,
-        min(as_of_date) as next_client_email_date
-
-    from ledger
-
-    where
-        is_delivered
-        and channel = 'email'
-        and kind = 'client_overdue'
-        and as_of_date > {{ as_of }}
-        and datediff('day', {{ as_of }}, as_of_date)
-        < {{ policy_int('cadence_days') }}
-
-    group by 1
-
-),
-
 hold_events as (
 
     select
@@ -96,15 +74,10 @@ final as (
     select
         customers.client_id,
         client_emails.last_client_email_date,
-        later_client_emails.next_client_email_date,
-        (
-            client_emails.last_client_email_date is null
-            or datediff(
-                'day', client_emails.last_client_email_date, {{ as_of }}
-            ) >= {{ policy_int('cadence_days') }}
-        )
-        and later_client_emails.next_client_email_date is null
-            as is_cadence_eligible,
+        client_emails.last_client_email_date is null
+        or datediff(
+            'day', client_emails.last_client_email_date, {{ as_of }}
+        ) >= {{ policy_int('cadence_days') }} as is_cadence_eligible,
         coalesce(latest_hold_events.kind = 'hold_placed', false)
             as has_active_hold,
         case
@@ -116,9 +89,6 @@ final as (
 
     left join client_emails
         on customers.client_id = client_emails.client_id
-
-    left join later_client_emails
-        on customers.client_id = later_client_emails.client_id
 
     left join latest_hold_events
         on customers.client_id = latest_hold_events.client_id

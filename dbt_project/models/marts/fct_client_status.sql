@@ -120,7 +120,6 @@ final as (
         tiered.offence_count,
         tiered.tier,
         ledger_summary.last_client_email_date,
-        ledger_summary.next_client_email_date,
         ledger_summary.is_cadence_eligible,
         excluded.is_excluded,
         excluded.exclusion_reason,
