@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -81,3 +82,20 @@ def test_running_the_day_again_delivers_nothing_new(day):
     after = (len(case.emails()), len(case.jsonl("chat")), len(case.jsonl("hubspot")),
              len(case.jsonl("campaign")))
     assert after == before
+
+
+def test_a_day_with_nothing_to_plan_succeeds_and_sends_nothing(sandbox):
+    from ar_assets.sandbox.ledger import Application, Payment
+    from tests.builders import LedgerBuilder
+
+    b = LedgerBuilder()
+    b.client("C01", "EUR")
+    invoice = b.invoice("C01", "INV-101", "250.00", date(2026, 5, 1))
+    b.ledger.payments.append(Payment(9001, "PYT-9001", 1, date(2026, 6, 1), 2,
+                                     Decimal("250.00"),
+                                     [Application(invoice, date(2026, 6, 1), Decimal("250.00"))]))
+    case = sandbox(b.build())
+
+    case.run(AS_OF)
+
+    assert case.emails() == [] and case.ledger() == []
