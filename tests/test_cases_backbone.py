@@ -181,6 +181,7 @@ def test_h09_ten_days_before_due_is_a_window_with_catch_up(sandbox):
     case.run(date(2026, 6, 17))
     predue = [r for r in case.ledger(kind="am_predue") if r["status"] == "delivered"]
     assert [(r["client_id"], r["invoice_ids"]) for r in predue] == [(14, ["INV-1402"])]
+    assert _amounts(predue[0]) == {"EUR": Decimal("800.00")}  # open, not yet due
 
     case.run(date(2026, 6, 18))
     predue = [r for r in case.ledger(kind="am_predue") if r["status"] == "delivered"]

@@ -272,10 +272,13 @@ def _alert(
         oldest_dpd=oldest_dpd, invoices=docs, notes=notes,
         thread_key=f"ar-{cid}",
     )
+    # The ledger keeps the amount the alert is about: what is overdue, or, for an
+    # invoice not yet due, what is open.
+    amounts = {s.currency: s.open_balance if kind == "am_predue" else s.overdue_subtotal
+               for s in summaries}
     entry = LedgerEntry(
         key, as_of, channel, kind, cid, "planned",
-        invoice_ids=tuple(d.tranid for d in docs), tier=tier,
-        amounts={s.currency: s.overdue_subtotal for s in summaries},
+        invoice_ids=tuple(d.tranid for d in docs), tier=tier, amounts=amounts,
     )
     return PlannedMessage(entry, alert)
 
