@@ -10,6 +10,8 @@ so whichever comes second finds the alert delivered and stays quiet.
 from datetime import date
 
 from dagster import (
+    DagsterEventType,
+    DagsterInstance,
     DagsterRunStatus,
     DefaultSensorStatus,
     HookContext,
@@ -38,7 +40,7 @@ def failure_key(as_of: date, step_key: str | None) -> str:
 
 def failure_line(as_of: date, step_key: str | None, error: str) -> str:
     where = f"step {step_key}" if step_key else "the run"
-    return f"{as_of}: {where} failed: {error[:500]}"
+    return f"{as_of}: {where} failed: {error[:1000]}"
 
 
 def post_failure(warehouse: Warehouse, chat: GoogleChatResource, outbox: Outbox,
@@ -58,6 +60,7 @@ def ops_alert_on_failure(context: HookContext) -> None:
         return
     error = context.op_exception
     summary = str(getattr(error, "description", None) or error or "unknown error")
+    summary = _with_failed_checks(context.instance, context.run_id, summary)
     resources = context.resources
     post_failure(resources.warehouse, resources.chat, resources.outbox,
                  partition_date(partition), context.step_key, summary)
@@ -79,7 +82,23 @@ def run_failure_sensor(context: RunFailureSensorContext, warehouse: Warehouse,
     if not steps:
         steps = [(None, _event_error(context.failure_event))]
     for step_key, error in steps:
+        error = _with_failed_checks(context.instance, run.run_id, error)
         post_failure(warehouse, chat, outbox, as_of, step_key, error)
+
+
+def _with_failed_checks(instance: DagsterInstance, run_id: str, error: str) -> str:
+    """Adds what each failed blocking check found (its description: which measure,
+    currency or test, and by how much), which the step's own error does not say."""
+    if "blocking asset check" not in error:
+        return error
+    found = []
+    for record in instance.get_records_for_run(
+        run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if not evaluation.passed and evaluation.description:
+            found.append(f"{evaluation.check_name}: {evaluation.description}")
+    return "; ".join([error, *found])
 
 
 def _event_error(event) -> str:

@@ -66,6 +66,34 @@ def test_h13_a_failing_data_test_blocks_every_send(sandbox):
     assert len([m for m in case.jsonl("chat") if m["kind"] == "ops_alert"]) == 1
 
 
+def test_an_amount_altered_on_the_wire_blocks_every_send_and_the_alert_says_by_how_much(
+    sandbox,
+):
+    b = _two_overdue_clients()
+    case = sandbox(b.build())
+    server = case.session.server
+    page = server._page
+
+    def altered(request, columns, chunk, total, limit, offset):
+        body = page(request, columns, chunk, total, limit, offset)
+        for item in body["items"]:
+            if item.get("tranid") == "INV-3101":
+                item["foreignamountunpaid"] = "604.00"  # the source holds 640.00
+        return body
+
+    server._page = altered
+
+    result = case.run(AS_OF, expect_success=False)
+
+    assert not result.success
+    assert _sends(case) == {"emails": 0, "chat": 0, "hubspot": 0, "campaign": 0}
+    [ops] = [m for m in case.jsonl("chat") if m["kind"] == "ops_alert"]
+    text = json.dumps(ops["body"])
+    assert "open_ar_reconciles_with_source" in text
+    assert ("open invoices EUR landed 1244.000000, source 1280.000000, "
+            "difference -36.000000") in text
+
+
 def test_an_invoice_in_an_unknown_currency_is_quarantined_and_the_batch_goes_on(sandbox):
     b = _two_overdue_clients()
     b.ledger.currencies.append(Currency(99, "XYZ", "Not a currency"))
