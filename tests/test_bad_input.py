@@ -416,6 +416,23 @@ def _(day: Day) -> None:
     assert json.loads(day.decision("C31")["amounts"]) == {"EUR": "640.00"}
 
 
+def _non_numeric_credit_unapplied(b, faults):
+    _invoice(b, "C55", "INV-5501")
+    memo = b.credit("C55", "CM-5501", "200.00")
+    faults.serve({"id": memo}, "foreignpaymentamountunused", "n/a")
+
+
+@bad_input("non_numeric_credit_unapplied", _non_numeric_credit_unapplied)
+def _(day: Day) -> None:
+    # The credit cannot be counted, so reconciliation accepts the EUR shortfall it may
+    # explain; the client's reminder is held, since its balance may be lower.
+    _quarantined_and_reported(day, "foreignpaymentamountunused: not a decimal: 'n/a'",
+                              source_table="netsuite_transactions", document_number="CM-5501")
+    assert day.email_to("C55") is None
+    assert day.decision("C55")["reason"] == (
+        "held: credit CM-5501 did not parse on landing, so the balance may be lower")
+
+
 # --- Handled without quarantine -------------------------------------------------------
 
 @bad_input("zero_total_invoice", lambda b, f: _invoice(b, "C32", "INV-3201", "0.00"))

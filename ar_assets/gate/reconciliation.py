@@ -55,8 +55,11 @@ def reconcile_open_ar(con: duckdb.DuckDBPyConnection, as_of: str | None) -> Asse
         for difference in differences(measure, landed, control):
             quarantined = quarantined_totals(con, measure).get(difference.currency)
             if quarantined is not None:
-                explained.append(f"{measure.name} {currency_label(difference.currency)} "
-                                 f"{quarantined}")
+                readable, unreadable = quarantined
+                what = f"{measure.name} {currency_label(difference.currency)} {readable}"
+                if unreadable:
+                    what += f" and {unreadable} row(s) whose amount could not be read"
+                explained.append(what)
         for code in sorted(set(landed) | set(control), key=currency_order):
             got, want = landed.get(code, 0), control.get(code, 0)
             lines.append(f"| {measure.name} | {currency_label(code)} | {got} | {want} | "

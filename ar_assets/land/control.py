@@ -9,8 +9,11 @@ read (a deleted one shows here). NetSuite sums all three in one control query
 
 A landed total may fall short of the control total only by rows quarantined on
 landing, counted at their amounts as received; any other difference means a
-row was lost, read twice or altered on the way. Invoices whose currency record
-is missing count under an empty currency code on both sides.
+row was lost, read twice or altered on the way. A quarantined row whose amount
+cannot be read at all may account for any shortfall in its currency (never for
+a surplus); the planner holds that client's reminder, since its balance is not
+known. Documents whose currency record is missing count under an empty currency
+code on both sides.
 """
 
 from __future__ import annotations
@@ -117,20 +120,27 @@ def control_totals(
 
 def quarantined_totals(
     con: duckdb.DuckDBPyConnection, measure: Measure = OPEN_INVOICES,
-) -> dict[str, Decimal]:
-    """Returns the measure per currency over transactions quarantined on landing."""
-    return dict(con.execute(f"""
+) -> dict[str | None, tuple[Decimal, int]]:
+    """Returns per currency, over transactions quarantined on landing, the measure's sum
+    where the amount can be read and how many rows have an amount that cannot."""
+    return {code: (total, unreadable) for code, total, unreadable in con.execute(f"""
         with quarantined as (
             select payload ->> 'currency_code' as currency_code,
                    {measure.quarantined_amount} as amount
             from {RAW_SCHEMA}.netsuite_quarantine
             where source_table = 'netsuite_transactions' and {measure.quarantined_rows}
         )
-        select currency_code, sum(amount)
+        select currency_code, coalesce(sum(amount), 0), count(*) - count(amount)
         from quarantined
-        where currency_code is not null and amount is not null
         group by currency_code
-    """).fetchall())
+    """).fetchall()}
+
+
+def explains(quarantined: tuple[Decimal, int] | None, difference: Difference) -> bool:
+    """Whether rows quarantined in the difference's currency account for it."""
+    readable, unreadable = quarantined or (_ZERO, 0)
+    shortfall = difference.control - difference.landed - readable
+    return shortfall == 0 or (unreadable > 0 and shortfall > 0)
 
 
 def differences(
@@ -152,6 +162,6 @@ def unexplained_differences(con: duckdb.DuckDBPyConnection) -> list[Difference]:
         found.extend(
             d for d in differences(measure, landed_totals(con, measure),
                                    control_totals(con, measure))
-            if d.landed + quarantined.get(d.currency, _ZERO) != d.control
+            if not explains(quarantined.get(d.currency), d)
         )
     return found

@@ -74,6 +74,15 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
     [(later_run,)] = con.execute(
         "select max(as_of) from ops.ledger where as_of > ?", [as_of]
     ).fetchall()
+    unread_credits = dict(con.execute("""
+        select try_cast(payload ->> 'entity' as bigint) as client_id,
+               min(coalesce(payload ->> 'tranid', source_id))
+        from raw.netsuite_quarantine
+        where source_table = 'netsuite_transactions'
+          and payload ->> 'type' in ('CustCred', 'CustPymt')
+        group by all
+        having client_id is not null
+    """).fetchall()) if _exists(con, "raw", "netsuite_quarantine") else {}
     quarantined = (
         [_quarantine_note(row) for row in _rows(con, QUARANTINED_ROWS_SQL)]
         if _exists(con, "intermediate", "int_quarantined_rows")
@@ -91,6 +100,7 @@ def read_day_facts(con: duckdb.DuckDBPyConnection, as_of: date) -> DayFacts:
         delivered=dict(delivered),
         active_holds=holds,
         later_run=later_run,
+        unread_credits=unread_credits,
     )
 
 

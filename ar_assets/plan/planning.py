@@ -56,6 +56,8 @@ class DayFacts:
     active_holds: dict[int, str] = field(default_factory=dict)
     # The latest later date a run has planned for, when this day is a backfill.
     later_run: date | None = None
+    # Clients with a credit memo or payment quarantined on landing: its document number.
+    unread_credits: dict[int, str] = field(default_factory=dict)
 
 
 def _by_client(rows: list[Row]) -> dict[int, list[Row]]:
@@ -196,6 +198,12 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
         if excluded:
             reason = f"excluded: {client.get('exclusion_reason') or 'manual hold'}"
             out.append(_skip(as_of, client, f"{reason} (manual outreach)"))
+            continue
+        if cid in facts.unread_credits:
+            # An unread credit may lower what the client owes: no amount is sent unsure.
+            reason = (f"held: credit {facts.unread_credits[cid]} did not parse on landing, "
+                      "so the balance may be lower")
+            out.append(_skip(as_of, client, reason))
             continue
         if not client.get("is_cadence_eligible"):
             last = client.get("last_client_email_date")
