@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import date
 
-from dagster import DailyPartitionsDefinition
+from dagster import BackfillPolicy, BetaWarning, DailyPartitionsDefinition
 
 from ar_assets.policy import load_policy
 
@@ -17,6 +18,12 @@ daily_partitions = DailyPartitionsDefinition(
     timezone=load_policy().company_timezone,
     end_offset=1,
 )
+
+# Every daily asset runs one business date per run: a backfill is a run per day, in
+# order, each seeing the ledger the earlier days left. (Dagster marks the parameter
+# beta; the note would print once per asset at every start.)
+one_day_per_run = BackfillPolicy.multi_run(1)
+warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", category=BetaWarning)
 
 
 def partition_date(partition_key: str) -> date:

@@ -13,7 +13,7 @@ from ar_assets.land.control import currency_label, currency_order
 from ar_assets.land.landing import RAW_TABLES, LandStats, land_snapshot
 from ar_assets.land.resources import NetSuiteResource
 from ar_assets.land.store import QUARANTINE_TABLE
-from ar_assets.partitions import daily_partitions, partition_date
+from ar_assets.partitions import daily_partitions, one_day_per_run, partition_date
 from ar_assets.resources import Warehouse
 
 DESCRIPTIONS = {
@@ -53,6 +53,7 @@ def raw_key(table: str) -> AssetKey:
         for table in TABLES
     ],
     partitions_def=daily_partitions,
+    backfill_policy=one_day_per_run,
 )
 def netsuite_raw(
     context: AssetExecutionContext, warehouse: Warehouse, netsuite: NetSuiteResource

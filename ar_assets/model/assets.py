@@ -11,14 +11,14 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, Failure
+from dagster import AssetExecutionContext, AssetKey, Failure
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 from dagster_dbt.asset_utils import get_subset_selection_for_context
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
 from ar_assets.ledger import ensure_ledger
 from ar_assets.model.project import DBT_PROJECT_DIR, dbt_project, dbt_vars
-from ar_assets.partitions import daily_partitions
+from ar_assets.partitions import daily_partitions, one_day_per_run
 from ar_assets.resources import Warehouse
 
 RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
@@ -66,7 +66,7 @@ def run_dbt_in_process(args: list[str]) -> tuple[bool, list[dict], BaseException
     project=dbt_project,
     name="dbt_models",
     # Each business date builds on the ledger of the dates before it: one day per run.
-    backfill_policy=BackfillPolicy.multi_run(1),
+    backfill_policy=one_day_per_run,
 )
 def dbt_models(context: AssetExecutionContext, warehouse: Warehouse) -> Iterator[Any]:
     """Builds and tests every model for the partition's business date.

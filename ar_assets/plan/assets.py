@@ -8,7 +8,7 @@ import duckdb
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from ar_assets.ledger import ensure_ledger, record_plan
-from ar_assets.partitions import daily_partitions, partition_date
+from ar_assets.partitions import daily_partitions, one_day_per_run, partition_date
 from ar_assets.plan.codec import to_json
 from ar_assets.plan.planning import DayFacts, PlannedMessage, plan_day
 from ar_assets.policy import load_policy
@@ -161,6 +161,7 @@ def write_plan(
     key=AssetKey(["plan", "messages"]),
     deps=[AssetKey(["marts", name]) for name in MARTS],
     partitions_def=daily_partitions,
+    backfill_policy=one_day_per_run,
     group_name="plan",
     kinds={"duckdb", "python"},
 )

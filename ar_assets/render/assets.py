@@ -26,7 +26,7 @@ from dagster import (
     asset,
 )
 
-from ar_assets.partitions import daily_partitions, partition_date
+from ar_assets.partitions import daily_partitions, one_day_per_run, partition_date
 from ar_assets.plan.codec import from_json
 from ar_assets.plan.messages import ClientEmailPlan, InternalAlert
 from ar_assets.policy import PROJECT_ROOT, load_policy
@@ -114,6 +114,7 @@ def sent_at_for(as_of_text: str, tz: str, at: str) -> datetime:
     key=AssetKey(["render", "outgoing"]),
     deps=[AssetKey(["plan", "messages"])],
     partitions_def=daily_partitions,
+    backfill_policy=one_day_per_run,
     group_name="render",
     kinds={"python", "pdf"},
 )

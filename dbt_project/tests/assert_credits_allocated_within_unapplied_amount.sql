@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_invoices_credits_allocated'}}}) }}
 -- fails for every client and currency given more credit than it has unapplied
 with
 

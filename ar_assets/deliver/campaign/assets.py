@@ -15,7 +15,7 @@ from ar_assets.deliver.hubspot.logbook import log_in_mode, remember_companies
 from ar_assets.deliver.hubspot.settings import HubSpotResource
 from ar_assets.deliver.hubspot.sources import plan_notes
 from ar_assets.deliver.protocol import deliver_once, flag_interrupted, pending_outgoing
-from ar_assets.partitions import daily_partitions, partition_date
+from ar_assets.partitions import daily_partitions, one_day_per_run, partition_date
 from ar_assets.plan.messages import message_key
 from ar_assets.resources import Warehouse
 
@@ -73,6 +73,7 @@ class HoldTransitions:
     key=AssetKey(["deliver", "campaign_holds"]),
     deps=[AssetKey(["render", "outgoing"])],
     partitions_def=daily_partitions,
+    backfill_policy=one_day_per_run,
     group_name="deliver",
     kinds={"hubspot"},
 )

@@ -17,7 +17,7 @@ from ar_assets.deliver.chat.delivery import PendingAlert, deliver_alerts, planne
 from ar_assets.deliver.chat.settings import GoogleChatResource
 from ar_assets.deliver.dry_run import dry_run_requested, report_dry_run
 from ar_assets.deliver.protocol import flag_interrupted
-from ar_assets.partitions import daily_partitions, partition_date
+from ar_assets.partitions import daily_partitions, one_day_per_run, partition_date
 from ar_assets.resources import Warehouse
 
 
@@ -55,6 +55,7 @@ def am_chat_spaces(con: duckdb.DuckDBPyConnection) -> dict[int, str | None]:
     key=AssetKey(["deliver", "chat_alerts"]),
     deps=[AssetKey(["render", "outgoing"]), AssetKey(["deliver", "client_emails"])],
     partitions_def=daily_partitions,
+    backfill_policy=one_day_per_run,
     group_name="deliver",
     kinds={"googlechat"},
 )

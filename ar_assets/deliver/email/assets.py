@@ -15,7 +15,7 @@ from ar_assets.deliver.email.failures import record_failure_alert, refusal_note
 from ar_assets.deliver.email.holds import HELD_NOTE, clients_with_unknown_email, hold_email
 from ar_assets.deliver.email.smtp import Refusal, SmtpBatch, SmtpSender
 from ar_assets.deliver.protocol import deliver_once, flag_interrupted, pending_outgoing
-from ar_assets.partitions import daily_partitions, partition_date
+from ar_assets.partitions import daily_partitions, one_day_per_run, partition_date
 from ar_assets.resources import Warehouse
 
 
@@ -65,6 +65,7 @@ class _EmailTransport:
     key=AssetKey(["deliver", "client_emails"]),
     deps=[AssetKey(["render", "outgoing"])],
     partitions_def=daily_partitions,
+    backfill_policy=one_day_per_run,
     group_name="deliver",
     kinds={"email"},
 )

@@ -10,7 +10,7 @@ from ar_assets.deliver.hubspot.logbook import log_in_mode
 from ar_assets.deliver.hubspot.settings import HubSpotResource
 from ar_assets.deliver.hubspot.sources import plan_activities
 from ar_assets.deliver.protocol import flag_interrupted
-from ar_assets.partitions import daily_partitions, partition_date
+from ar_assets.partitions import daily_partitions, one_day_per_run, partition_date
 from ar_assets.render.assets import RenderSettings
 from ar_assets.resources import Warehouse
 
@@ -19,6 +19,7 @@ from ar_assets.resources import Warehouse
     key=AssetKey(["deliver", "hubspot_activities"]),
     deps=[AssetKey(["deliver", "client_emails"])],
     partitions_def=daily_partitions,
+    backfill_policy=one_day_per_run,
     group_name="deliver",
     kinds={"hubspot"},
 )
