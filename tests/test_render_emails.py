@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -124,6 +125,38 @@ def test_only_tier_3_says_campaigns_are_paused(branding, language):
         assert email.language == language
         assert (body_marker in email.text and body_marker in email.html) == (tier == 3)
         assert (subject_marker in email.subject) == (tier == 3)
+
+
+# Words of the firmer tiers that claim an earlier reminder, and the date they cite.
+EARLIER_REMINDER = {
+    "en": ("We wrote to you on", "Despite our reminder of", "May 20, 2026"),
+    "ja": ("にご案内いたしました", "にもご案内を差し上げております", "2026年5月20日"),
+    "de": ("wir hatten Sie am", "trotz unserer Erinnerung vom", "20. Mai 2026"),
+    "fr": ("Nous vous avons écrit le", "Malgré notre rappel du", "20 mai 2026"),
+    "es": ("Les escribimos el", "A pesar de nuestro recordatorio del", "20 de mayo de 2026"),
+}
+
+
+@pytest.mark.parametrize("language", catalog.email_languages(catalog.templates_dir()))
+def test_firmer_tiers_cite_an_earlier_reminder_only_when_one_was_sent(branding, language):
+    tier2_claim, tier3_claim, cited = EARLIER_REMINDER[language]
+    base = dataclasses.replace(samples.h06_decimal_plan(), language=language)
+    for tier, claim in ((2, tier2_claim), (3, tier3_claim)):
+        never_sent = render_client_email(dataclasses.replace(base, tier=tier), branding)
+        sent = render_client_email(
+            dataclasses.replace(base, tier=tier, last_reminder=date(2026, 5, 20)), branding
+        )
+        for part in (never_sent.text, never_sent.html):
+            assert claim not in part and cited not in part
+        for part in (sent.text, sent.html):
+            assert claim in part and cited in part
+
+
+def test_tier_1_subject_counts_the_invoices(branding):
+    one = render_client_email(samples.h03_usd_plan(), branding)
+    several = render_client_email(dataclasses.replace(samples.multi_currency_plan(), tier=1), branding)
+    assert one.subject == "Payment reminder: overdue invoice for Northwind Traders Inc."
+    assert "overdue invoices for" in several.subject
 
 
 def test_client_text_is_escaped_in_html_and_kept_on_one_line(branding):

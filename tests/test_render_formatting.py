@@ -71,6 +71,12 @@ def test_long_dates_follow_the_locale():
     assert format_date(d, "de") == "16. Juni 2026"
 
 
+def test_french_writes_the_first_of_the_month_as_an_ordinal():
+    assert format_date(date(2026, 4, 1), "fr_FR") == "1er avril 2026"
+    assert format_date(date(2026, 4, 2), "fr_FR") == "2 avril 2026"
+    assert format_date(date(2026, 4, 1), "en") == "April 1, 2026"
+
+
 def test_netsuite_language_codes_map_to_locales():
     assert babel_locale("ja_JP") == "ja_JP"
     assert babel_locale("en-US") == "en_US"

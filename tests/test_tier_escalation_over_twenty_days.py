@@ -25,6 +25,7 @@ from ar_assets.sandbox.ledger import Payment
 from ar_assets.sandbox.session import SandboxSession
 from tests.builders import CURRENCIES, LedgerBuilder
 from tests.conftest import CaseRun
+from tests.readers import body_text
 
 FIRST = date(2026, 6, 16)
 DAYS = [FIRST + timedelta(days=n) for n in range(20)]
@@ -84,6 +85,21 @@ def test_client_emails_go_out_every_14_days_and_never_in_between(days):
     assert sent[43] == ["2026-06-16"]
     assert sent[44] == ["2026-06-16"]
     assert len(list(Path(case.session.outbox_dir, "email").rglob("*.eml"))) == 6
+
+
+def test_a_firmer_reminder_cites_the_last_one_and_never_one_that_was_not_sent(days):
+    case, _, _ = days
+
+    def bodies(client: str) -> list[str]:
+        return [body_text(m) for m in case.emails() if m["To"] == f"ap@{client}.test"]
+
+    tier2_first, tier2_second = bodies("c42")
+    tier3_first, tier3_second = bodies("c41")
+
+    assert "We wrote to you" not in tier2_first
+    assert "We wrote to you on June 16, 2026 about the invoices below" in tier2_second
+    assert "Despite our reminder" not in tier3_first
+    assert "Despite our reminder of June 16, 2026, the invoices below" in tier3_second
 
 
 def test_the_unpaid_tier_3_client_gets_exactly_one_hold(days):

@@ -122,3 +122,17 @@ def test_a_predue_alert_shows_the_amount_open_not_overdue():
     [alert] = planned(plan_day(day, Policy()), "am_predue")
     [summary] = alert.payload.amounts
     assert (summary.overdue_subtotal, summary.open_balance) == (Decimal(0), Decimal("500.00"))
+
+
+def test_a_client_without_an_account_manager_gives_the_ar_team_one_card_not_two():
+    no_am = client(44, 3, am_id=None, am_email=None, am_name=None)
+
+    messages = plan_day(facts([no_am], [overdue_invoice(44)], [balance(44)]), Policy())
+
+    overdue_cards = [m.payload.space for m in messages
+                     if m.entry.kind in ("am_overdue", "team_alert")]
+    hold_cards = [m.payload.space for m in planned(messages, "hold_placed")
+                  if m.entry.channel == "chat"]
+    assert overdue_cards == ["ar_team"]
+    assert sorted(hold_cards) == ["ar_team", "collections"]
+    assert len({m.entry.message_key for m in messages}) == len(messages)

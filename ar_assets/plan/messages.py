@@ -61,6 +61,9 @@ class ClientEmailPlan:
     currencies: tuple[CurrencySummary, ...]
     am_name: str = ""
     is_campaign_hold: bool = False
+    # The business date of the last overdue email delivered to the client, if any:
+    # a firmer reminder cites it, and never claims a reminder that was not sent.
+    last_reminder: date | None = None
     extra: dict = field(default_factory=dict)
 
 

@@ -237,6 +237,7 @@ def plan_day(facts: DayFacts, policy: Policy) -> list[PlannedMessage]:
             currencies=summaries,
             am_name=client.get("am_name") or "",
             is_campaign_hold=tier >= policy.max_tier,
+            last_reminder=client.get("last_client_email_date"),
         )
         entry = LedgerEntry(
             key, as_of, "email", "client_overdue", cid, "planned",
@@ -292,6 +293,7 @@ def _alert(
 
 
 def _am_space(client: Row) -> str:
+    """The AM's Chat space; the AR team's for a client with no account manager."""
     return f"am-{client['am_id']}" if client.get("am_id") is not None else "ar_team"
 
 
@@ -323,8 +325,10 @@ def _internal_overdue(
     kwargs = dict(summaries=summaries, docs=docs, oldest_dpd=oldest_dpd, notes=notes)
     out = []
     if last is None or (as_of - last).days >= policy.cadence_days:
-        out.append(_alert(as_of, "am_overdue", _am_space(client), client, tier, **kwargs))
-        if tier >= 2:
+        am_space = _am_space(client)
+        out.append(_alert(as_of, "am_overdue", am_space, client, tier, **kwargs))
+        # A client without an AM already has its alert in the team space: one card.
+        if tier >= 2 and am_space != "ar_team":
             out.append(_alert(as_of, "team_alert", "ar_team", client, tier, **kwargs))
     if tier == 2 and not excluded:
         out.extend(_collections(facts, client, tier, kwargs, policy))
@@ -368,7 +372,7 @@ def _hold_transitions(
         *[
             _alert(as_of, "hold_placed", space, client, tier, notes=notes,
                    key_parts=(key, space))
-            for space in (_am_space(client), "ar_team", "collections")
+            for space in dict.fromkeys((_am_space(client), "ar_team", "collections"))
         ],
     ]
 

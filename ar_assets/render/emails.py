@@ -50,6 +50,7 @@ def email_context(
         "as_of": format_date(plan.as_of, locale),
         "invoice_count": len(plan.invoices),
         "is_campaign_hold": plan.is_campaign_hold,
+        "last_reminder": format_date(plan.last_reminder, locale) if plan.last_reminder else "",
         "groups": currency_groups(plan, branding, language, locale, root),
         "company": company_view(branding),
         "colors": colors_view(branding),

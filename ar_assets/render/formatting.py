@@ -71,7 +71,10 @@ def format_quantity(quantity: Decimal, locale: str) -> str:
 
 
 def format_date(d: date, locale: str) -> str:
-    """The long date: 'June 16, 2026', '2026年6月16日', '16. Juni 2026'."""
+    """The long date: 'June 16, 2026', '2026年6月16日', '16. Juni 2026', '1er avril 2026'."""
+    if d.day == 1 and Locale.parse(locale).language == "fr":
+        # French writes the first of a month as an ordinal; CLDR's long pattern has none.
+        return babel_format_date(d, format="d'er' MMMM y", locale=locale)
     return babel_format_date(d, format="long", locale=locale)
 
 
