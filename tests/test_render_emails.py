@@ -154,7 +154,8 @@ def test_firmer_tiers_cite_an_earlier_reminder_only_when_one_was_sent(branding, 
 
 def test_tier_1_subject_counts_the_invoices(branding):
     one = render_client_email(samples.h03_usd_plan(), branding)
-    several = render_client_email(dataclasses.replace(samples.multi_currency_plan(), tier=1), branding)
+    several_plan = dataclasses.replace(samples.multi_currency_plan(), tier=1)
+    several = render_client_email(several_plan, branding)
     assert one.subject == "Payment reminder: overdue invoice for Northwind Traders Inc."
     assert "overdue invoices for" in several.subject
 
