@@ -118,6 +118,23 @@ def test_an_am_is_routed_by_employee_id_or_the_space_on_the_employee_record(con,
     assert report.routed_to_fallback == 1
 
 
+def test_an_am_alert_that_falls_back_rides_on_the_clients_team_card(con, chat):
+    am_without_space = alert(con, 3, space="am-902")
+    team = alert(con, 3, kind="team_alert", space="ar_team")
+    other_client = alert(con, 4, space="am-902")
+
+    deliver(con, chat, [am_without_space, team, other_client])
+
+    def title(body: dict) -> str:
+        return body["cardsV2"][0]["card"]["header"]["title"]
+
+    cards = [(p.body["thread"]["threadKey"], title(p.body))
+             for p in chat.messages(chat.spaces["ar_team"])]
+    assert cards == [("ar-3", title(team.body)), ("ar-4", title(other_client.body))]
+    for each in (am_without_space, team, other_client):
+        assert ledger(con)[each.message_key][0] == "delivered"
+
+
 def test_a_busy_space_gets_a_digest_split_under_32000_bytes_in_order(con, chat):
     long_name = "Ünïcode Holding & Söhne \"Quoted\" " * 24
     alerts = [alert(con, cid, kind="team_alert", space="ar_team", name=f"{long_name}{cid}")

@@ -5,6 +5,8 @@ id), else to the one configured for the Chat space on the AM's employee record,
 else to the AR team space; 'ar_team', 'collections' and 'ops' have their own
 webhooks and fall back to the AR team space too. A space that gets more than
 `digest_threshold` alerts in one run gets a digest instead of one card each.
+An AM alert that falls back to the AR team space rides on the card of the
+client's team alert there, when it has one: the team sees the client once.
 
 Every alert keeps its own ledger row: the alerts of a message are claimed just
 before it is posted and marked with the message's outcome, so a digest that
@@ -45,11 +47,12 @@ class Message:
     space: str  # where it goes: a named space, or an AM's Chat space / 'am-<id>'
     url: str | None  # None in outbox mode
     body: dict
-    alerts: list[PendingAlert]
+    alerts: list[PendingAlert]  # every alert this message delivers; the first's card is shown
+    digest: bool = False
 
     @property
     def kind(self) -> str:
-        return self.alerts[0].kind if len(self.alerts) == 1 else "digest"
+        return "digest" if self.digest else self.alerts[0].kind
 
 
 @dataclass
@@ -100,24 +103,47 @@ def compose(alerts: list[PendingAlert], router: Router, as_of: date, threshold: 
             report: ChatReport) -> dict[str, list[Message]]:
     """Messages per space, in posting order: one card each, or a digest when busy."""
     routed: dict[tuple[str, str | None], list[PendingAlert]] = defaultdict(list)
+    fell_back_am: set[str] = set()
     for alert in sorted(alerts, key=lambda a: (a.client_id or 0, a.kind, a.message_key)):
         label, url, fell_back = router.route(alert.space)
         report.routed_to_fallback += int(fell_back)
         routed[(label, url)].append(alert)
+        if fell_back and alert.kind == "am_overdue":
+            fell_back_am.add(alert.message_key)
 
     out: dict[str, list[Message]] = defaultdict(list)
     for (label, url), group in routed.items():
-        if len(group) <= threshold:
-            out[label].extend(Message(label, url, a.body, [a]) for a in group)
+        cards = _one_card_per_client_alert(group, fell_back_am)
+        if len(cards) <= threshold:
+            out[label].extend(Message(label, url, card[0].body, card) for card in cards)
             continue
-        lines = [digest_line(a.body, a.oldest_dpd) for a in group]
+        lines = [digest_line(card[0].body, card[0].oldest_dpd) for card in cards]
         title = f"AR alerts {as_of.isoformat()} for {label}"
         start = 0
         for body, count in digest_bodies(lines, title, f"digest-{label}-{as_of.isoformat()}"):
-            out[label].append(Message(label, url, body, group[start: start + count]))
+            delivered = [a for card in cards[start: start + count] for a in card]
+            out[label].append(Message(label, url, body, delivered, digest=True))
             start += count
         report.digests += 1
     return out
+
+
+def _one_card_per_client_alert(
+    group: list[PendingAlert], fell_back_am: set[str]
+) -> list[list[PendingAlert]]:
+    """The cards of one space, each with the alerts it delivers: an AM overdue alert
+    that fell back here joins its client's team alert in this space, if there is one."""
+    cards = [[a] for a in group]
+    team = {}
+    for card in cards:
+        if card[0].kind == "team_alert":
+            team.setdefault(card[0].client_id, card)
+    for card in cards:
+        alert = card[0]
+        if alert.message_key in fell_back_am and alert.client_id in team:
+            team[alert.client_id].append(alert)
+            card.clear()
+    return [card for card in cards if card]
 
 
 def _claim(con: duckdb.DuckDBPyConnection, message: Message) -> Message | None:
@@ -126,23 +152,22 @@ def _claim(con: duckdb.DuckDBPyConnection, message: Message) -> Message | None:
         return None
     if len(claimed) == len(message.alerts):
         return message
-    if len(claimed) == 1:
+    if len(claimed) == 1 or not message.digest:
         return Message(message.space, message.url, claimed[0].body, claimed)
     # Another run took some of these alerts: the rest go as a smaller digest.
     lines = [digest_line(a.body, a.oldest_dpd) for a in claimed]
     thread = message.body.get("thread", {}).get("threadKey", "digest")
     [(body, _)] = digest_bodies(lines, "AR alerts", thread)[:1]
-    return Message(message.space, message.url, body, claimed)
+    return Message(message.space, message.url, body, claimed, digest=True)
 
 
 def _record(message: Message, as_of: date) -> dict:
     keys = [a.message_key for a in message.alerts]
-    single = len(keys) == 1
     return {
-        "message_key": keys[0] if single else message_key("digest", *keys),
+        "message_key": message_key("digest", *keys) if message.digest else keys[0],
         "as_of": as_of.isoformat(),
         "kind": message.kind,
-        "client_id": message.alerts[0].client_id if single else None,
+        "client_id": None if message.digest else message.alerts[0].client_id,
         "space": message.space,
         "message_keys": keys,
         "body": message.body,
