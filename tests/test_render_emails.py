@@ -127,19 +127,21 @@ def test_only_tier_3_says_campaigns_are_paused(branding, language):
         assert (subject_marker in email.subject) == (tier == 3)
 
 
-# Words of the firmer tiers that claim an earlier reminder, and the date they cite.
+# Words of the firmer tiers that claim an earlier reminder (tier-2 body, tier-3 body,
+# tier-2 subject), and the date they cite.
 EARLIER_REMINDER = {
-    "en": ("We wrote to you on", "Despite our reminder of", "May 20, 2026"),
-    "ja": ("にご案内いたしました", "にもご案内を差し上げております", "2026年5月20日"),
-    "de": ("wir hatten Sie am", "trotz unserer Erinnerung vom", "20. Mai 2026"),
-    "fr": ("Nous vous avons écrit le", "Malgré notre rappel du", "20 mai 2026"),
-    "es": ("Les escribimos el", "A pesar de nuestro recordatorio del", "20 de mayo de 2026"),
+    "en": ("We wrote to you on", "Despite our reminder of", "Second reminder", "May 20, 2026"),
+    "ja": ("にご案内いたしました", "にもご案内を差し上げております", "再度", "2026年5月20日"),
+    "de": ("wir hatten Sie am", "trotz unserer Erinnerung vom", "Zweite", "20. Mai 2026"),
+    "fr": ("Nous vous avons écrit le", "Malgré notre rappel du", "Deuxième", "20 mai 2026"),
+    "es": ("Les escribimos el", "A pesar de nuestro recordatorio del", "Segundo",
+           "20 de mayo de 2026"),
 }
 
 
 @pytest.mark.parametrize("language", catalog.email_languages(catalog.templates_dir()))
 def test_firmer_tiers_cite_an_earlier_reminder_only_when_one_was_sent(branding, language):
-    tier2_claim, tier3_claim, cited = EARLIER_REMINDER[language]
+    tier2_claim, tier3_claim, tier2_subject, cited = EARLIER_REMINDER[language]
     base = dataclasses.replace(samples.h06_decimal_plan(), language=language)
     for tier, claim in ((2, tier2_claim), (3, tier3_claim)):
         never_sent = render_client_email(dataclasses.replace(base, tier=tier), branding)
@@ -150,6 +152,8 @@ def test_firmer_tiers_cite_an_earlier_reminder_only_when_one_was_sent(branding, 
             assert claim not in part and cited not in part
         for part in (sent.text, sent.html):
             assert claim in part and cited in part
+        assert (tier2_subject in sent.subject) == (tier == 2)
+        assert tier2_subject not in never_sent.subject
 
 
 def test_tier_1_subject_counts_the_invoices(branding):
