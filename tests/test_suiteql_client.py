@@ -3,9 +3,9 @@
 Protects H07 (paging, totalResults check, narrowing past the ceiling), the
 concurrency cap, retries on 429 bursts, 5xx and slow pages, a single retry on
 401 (an injected one and a refused nonce replay), a lying hasMore, NetSuite's
-error detail on 400, schema drift, the signature against oauthlib, and the
-host and realm derived from the account id. Runs against the sandbox server
-on 127.0.0.1 with each fault switched on.
+error detail on 400, schema drift, rows out of order, a row returned twice, the
+signature against oauthlib, and the host and realm derived from the account id.
+Runs against the sandbox server on 127.0.0.1 with each fault switched on.
 """
 
 from __future__ import annotations
@@ -186,6 +186,32 @@ def test_h07_a_query_without_key_never_stops_silently_at_the_ceiling(server) -> 
     with client_for(base_url, result_ceiling=2000) as client:
         with pytest.raises(IncompleteResultError, match="all_invoices: 2345 rows match"):
             client.fetch(query)
+
+
+def test_rows_out_of_their_declared_order_fail_naming_the_row(server) -> None:
+    _, base_url = server
+    query = SuiteQLQuery("descending", "/* q:descending */ SELECT t.id FROM transaction t "
+                                       "ORDER BY t.id DESC", order=("id",))
+
+    with client_for(base_url) as client:
+        with pytest.raises(IncompleteResultError,
+                           match="query descending: rows out of order at id=52343; paging "
+                                 "would skip or duplicate rows"):
+            client.fetch(query)
+
+
+def test_a_row_the_source_returns_twice_lands_twice_with_a_warning(server, caplog) -> None:
+    _, base_url = server
+    query = SuiteQLQuery(
+        "doubled", "/* q:doubled */ SELECT u.id FROM (SELECT t.id FROM transaction t UNION ALL "
+                   "SELECT t.id FROM transaction t WHERE t.id = 50007) u ORDER BY u.id",
+        order=("id",))
+
+    with client_for(base_url) as client:
+        result = client.fetch(query)
+
+    assert len(result.rows) == 2346
+    assert "query doubled: the source returned id=50007 twice" in caplog.text
 
 
 def test_rows_short_of_total_results_fail_naming_the_query_and_window(server) -> None:

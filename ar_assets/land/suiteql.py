@@ -432,15 +432,18 @@ class SuiteQLClient:
         """
         if not query.order:
             return
+        def shown(key: tuple) -> str:
+            return ", ".join(f"{c}={v}" for c, (_, v) in zip(query.order, key[1:]))
+
         for previous, current in zip(keys, keys[1:]):
-            shown = ", ".join(f"{c}={v}" for c, (_, v) in zip(query.order, current[1:]))
+            if current[1:] > previous[1:]:
+                continue
             if current[1:] < previous[1:]:
                 raise IncompleteResultError(
-                    f"query {query.name}: rows out of order at {shown}; paging "
+                    f"query {query.name}: rows out of order at {shown(current)}; paging "
                     f"would skip or duplicate rows"
                 )
-            if current[1:] == previous[1:]:
-                log.warning("query %s: the source returned %s twice", query.name, shown)
+            log.warning("query %s: the source returned %s twice", query.name, shown(current))
 
     def _digest(
         self, query: SuiteQLQuery, items: list[dict], transform: PageTransform | None
