@@ -335,3 +335,17 @@ def test_faults_endpoint_switches_the_date_preference(server) -> None:
     assert response.json()["date_format"] == "DD/MM/YYYY"
     assert item["items"][0]["trandate"] == "01/05/2026"
     assert httpx.put(f"{base_url}/_sandbox/faults", json={"nope": 1}).status_code == 400
+
+
+def test_a_fault_of_the_wrong_type_is_refused_and_changes_nothing(server) -> None:
+    sandbox, base_url = server
+
+    refused = httpx.put(f"{base_url}/_sandbox/faults",
+                        json={"fail_statuses": "429", "lying_has_more": [7]})
+    not_an_object = httpx.put(f"{base_url}/_sandbox/faults", content=b"[1]")
+
+    assert refused.status_code == 400
+    assert "fail_statuses: Input should be a valid list" in refused.json()["error"]
+    assert not_an_object.status_code == 400
+    assert sandbox.faults.fail_statuses == []
+    assert sandbox.faults.lying_has_more == []  # nothing of the refused change was set

@@ -22,6 +22,7 @@ import pytest
 
 from ar_assets.land.auth import TokenBasedAuth, netsuite_base_url, netsuite_realm
 from ar_assets.land.queries import currencies_query, customers_query, transactions_query
+from ar_assets.land.resources import netsuite_resource_from_env
 from ar_assets.land.suiteql import (
     IncompleteResultError,
     SchemaDriftError,
@@ -236,6 +237,25 @@ def test_pages_in_flight_never_exceed_the_configured_concurrency(server) -> None
     assert len(result.rows) == 2345
     assert sandbox.max_in_flight == 2
     assert {r.status for r in sandbox.requests} == {200}
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 2), ("3", 3), (" 1 ", 1)])
+def test_the_concurrency_is_set_from_the_environment(monkeypatch, value, expected) -> None:
+    if value is None:
+        monkeypatch.delenv("NETSUITE_CONCURRENCY", raising=False)
+    else:
+        monkeypatch.setenv("NETSUITE_CONCURRENCY", value)
+
+    assert netsuite_resource_from_env(sandbox=True).concurrency == expected
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+def test_a_concurrency_that_is_not_a_positive_count_is_refused(monkeypatch, value) -> None:
+    monkeypatch.setenv("NETSUITE_CONCURRENCY", value)
+
+    with pytest.raises(ValueError, match=f"NETSUITE_CONCURRENCY must be a whole number of at "
+                                         f"least 1, got '{value}'"):
+        netsuite_resource_from_env(sandbox=True)
 
 
 def test_a_429_burst_and_server_errors_are_retried_until_every_row_lands(server) -> None:

@@ -24,6 +24,9 @@ OAuth 2.0 client credentials (a JWT signed with the certificate's private key):
 
 - NETSUITE_BASE_URL          optional; overrides the host derived from the account
                              id (the sandbox server's URL in sandbox mode)
+- NETSUITE_CONCURRENCY       optional; SuiteQL requests in flight at once (default
+                             2). The account's limit is shared with every other
+                             integration, so keep this below it.
 """
 
 from __future__ import annotations
@@ -149,4 +152,16 @@ def netsuite_resource_from_env(sandbox: bool) -> NetSuiteResource:
             "token_secret": EnvVar("NETSUITE_TOKEN_SECRET"),
         }
     return NetSuiteResource(account_id=EnvVar("NETSUITE_ACCOUNT_ID"), auth_method=method,
-                            sandbox=sandbox, **credentials)
+                            sandbox=sandbox, concurrency=concurrency_from_env(),
+                            **credentials)
+
+
+def concurrency_from_env() -> int:
+    """Returns NETSUITE_CONCURRENCY as a positive count (default 2); anything else raises."""
+    text = os.environ.get("NETSUITE_CONCURRENCY", "").strip()
+    if not text:
+        return DEFAULT_CONCURRENCY
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"NETSUITE_CONCURRENCY must be a whole number of at least 1, "
+                         f"got {text!r}")
+    return int(text)

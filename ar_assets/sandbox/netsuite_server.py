@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections import Counter, OrderedDict
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import parse_qsl
@@ -48,6 +48,7 @@ from ar_assets.sandbox.netsuite_auth import (
     pct,
     signature_base_string,
 )
+from ar_assets.sandbox.serve import faults_endpoint
 
 __all__ = [
     "SUITEQL_PATH", "TOKEN_PATH", "Faults", "NetSuiteSandbox", "SandboxCredentials",
@@ -452,15 +453,7 @@ class NetSuiteSandbox:
         return JSONResponse({"as_of": self.as_of.isoformat()})
 
     async def _faults(self, request: Request) -> JSONResponse:
-        if request.method == "PUT":
-            changes = await request.json()
-            known = {f.name for f in fields(Faults)}
-            unknown = sorted(set(changes) - known)
-            if unknown:
-                return JSONResponse({"error": f"unknown faults {unknown}"}, 400)
-            for name, value in changes.items():
-                setattr(self.faults, name, value)
-        return JSONResponse(asdict(self.faults))
+        return await faults_endpoint(request, self.faults)
 
     async def _requests(self, request: Request) -> JSONResponse:
         if request.method == "DELETE":

@@ -15,6 +15,7 @@ from dataclasses import asdict, fields
 from datetime import date
 
 import uvicorn
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -49,6 +50,34 @@ def serve_app(app, port: int = 0, startup_timeout: float = 10.0) -> Iterator[str
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+async def faults_endpoint(request: Request, faults: object) -> JSONResponse:
+    """GET shows a sandbox's fault switches; PUT changes the named ones.
+
+    A change is checked against the switch's declared type before anything is
+    set, so an unknown name or a value of the wrong type answers 400 and leaves
+    every switch as it was.
+    """
+    if request.method == "PUT":
+        try:
+            changes = await request.json()
+        except ValueError:
+            changes = None
+        if not isinstance(changes, dict):
+            return JSONResponse({"error": "expected a JSON object of fault switches"}, 400)
+        unknown = sorted(set(changes) - {f.name for f in fields(faults)})
+        if unknown:
+            return JSONResponse({"error": f"unknown faults {unknown}"}, 400)
+        try:
+            checked = TypeAdapter(type(faults)).validate_python({**asdict(faults), **changes})
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                 for e in error.errors(include_url=False))
+            return JSONResponse({"error": f"invalid faults: {problems}"}, 400)
+        for name in changes:
+            setattr(faults, name, getattr(checked, name))
+    return JSONResponse(asdict(faults))
 
 
 def _netsuite_sandbox(dataset: str, clients: int, as_of: date):
@@ -94,15 +123,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-async def faults_endpoint(request: Request, faults: object) -> JSONResponse:
-    """GET shows a sandbox's fault switches; PUT changes the named ones (unknown names: 400)."""
-    if request.method == "PUT":
-        changes = await request.json()
-        unknown = sorted(set(changes) - {f.name for f in fields(faults)})
-        if unknown:
-            return JSONResponse({"error": f"unknown faults {unknown}"}, 400)
-        for name, value in changes.items():
-            setattr(faults, name, value)
-    return JSONResponse(asdict(faults))
