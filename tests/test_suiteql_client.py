@@ -249,6 +249,11 @@ def test_the_concurrency_is_set_from_the_environment(monkeypatch, value, expecte
     assert netsuite_resource_from_env(sandbox=True).concurrency == expected
 
 
+def test_a_client_without_a_single_slot_is_refused_rather_than_left_waiting() -> None:
+    with pytest.raises(ValueError, match="the concurrency must be at least 1, got 0"):
+        client_for("http://127.0.0.1:9", concurrency=0)
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
 def test_a_concurrency_that_is_not_a_positive_count_is_refused(monkeypatch, value) -> None:
     monkeypatch.setenv("NETSUITE_CONCURRENCY", value)

@@ -215,11 +215,13 @@ class SuiteQLClient:
     ):
         if result_ceiling % page_size:
             raise ValueError("the result ceiling must be a multiple of the page size")
+        if concurrency < 1:
+            raise ValueError(f"the concurrency must be at least 1, got {concurrency}")
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.page_size = page_size
         self.result_ceiling = result_ceiling
-        self.concurrency = max(1, concurrency)
+        self.concurrency = concurrency
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
@@ -432,6 +434,7 @@ class SuiteQLClient:
         """
         if not query.order:
             return
+
         def shown(key: tuple) -> str:
             return ", ".join(f"{c}={v}" for c, (_, v) in zip(query.order, key[1:]))
 
